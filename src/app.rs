@@ -1,0 +1,328 @@
+//! Orchestration at the edge: read the scenario, run, write, print.
+//! Owns every side effect the library core refuses to have (files,
+//! terminal, progress bars, thread pools).
+
+use std::fs;
+use std::io::{BufWriter, IsTerminal};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::{Cli, Command, RunArgs};
+use fleetsim::montecarlo::{self, Progress};
+use fleetsim::output::csv::{RequestCsv, replications_csv};
+use fleetsim::output::json::summary_json;
+use fleetsim::output::{OutputDir, table};
+use fleetsim::scenario::{self, DEFAULT_SCENARIO, Scenario, ScenarioError, presets};
+use fleetsim::serving::EngineFigures;
+use fleetsim::simulation::{SimOptions, simulate};
+use fleetsim::summary::RunSummary;
+
+/// Why a command failed, which decides the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// The user's input is wrong (exit 2); nothing was written.
+    Input(String),
+    /// Something else went wrong, e.g. a file could not be written (exit 1).
+    Runtime(anyhow::Error),
+}
+
+impl From<Box<ScenarioError>> for Failure {
+    fn from(e: Box<ScenarioError>) -> Self {
+        Failure::Input(e.to_string())
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Runtime(e)
+    }
+}
+
+type Result<T> = std::result::Result<T, Failure>;
+
+pub fn main_with(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => run(RunArgs::default()),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Check { scenario }) => check(&scenario),
+        Some(Command::Presets) => {
+            print!("{}", presets_text());
+            Ok(())
+        }
+    }
+}
+
+/// Reads and validates a scenario file (or the embedded default).
+pub fn load_scenario(path: Option<&Path>) -> Result<Scenario> {
+    match path {
+        None => Ok(scenario::parse(
+            DEFAULT_SCENARIO,
+            "<embedded default scenario>",
+            &mut |p| Err(format!("the embedded scenario cannot read files ({p})")),
+        )?),
+        Some(path) => {
+            let text = fs::read_to_string(path).map_err(|e| {
+                Failure::Input(format!("cannot read scenario {}: {e}", path.display()))
+            })?;
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let mut loader = |rel: &str| -> std::result::Result<Vec<u8>, String> {
+                let p = base.join(rel);
+                fs::read(&p).map_err(|e| format!("{e} (looked for {})", p.display()))
+            };
+            Ok(scenario::parse(
+                &text,
+                &path.display().to_string(),
+                &mut loader,
+            )?)
+        }
+    }
+}
+
+/// Checks that every replication's draws give a servable engine, before
+/// anything runs (an uncertain input could make the weights not fit).
+fn check_draws(s: &Scenario, seed: u64, replications: u64) -> Result<()> {
+    if s.uncertain.is_empty() {
+        return Ok(());
+    }
+    for i in 0..replications {
+        let d = montecarlo::draws_for(s, seed, i);
+        let f = EngineFigures::new(&s.engine, &d);
+        if f.kv_capacity_tokens == 0 {
+            return Err(Failure::Input(format!(
+                "replication {i}: with the drawn inputs {:?} the model weights ({:.1} GB) do not fit in {:.1} GB of GPU memory; narrow the distributions",
+                d.values,
+                f.weight_bytes / 1e9,
+                f.usable_memory_bytes / 1e9
+            )));
+        }
+    }
+    Ok(())
+}
+
+struct Bar(Option<ProgressBar>);
+
+impl Progress for Bar {
+    fn start(&self, total: u64) {
+        if let Some(b) = &self.0 {
+            b.set_length(total);
+        }
+    }
+    fn advance(&self, n: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(n);
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn progress_bar(quiet: bool) -> Bar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return Bar(None);
+    }
+    let b = ProgressBar::new(0);
+    b.set_style(
+        ProgressStyle::with_template(
+            "{spinner} replications {pos}/{len} [{bar:30}] {per_sec} ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    Bar(Some(b))
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    let mut scenario = load_scenario(args.scenario.as_deref())?;
+    if let Some(first) = scenario.search.first() {
+        return Err(Failure::Input(format!(
+            "`{}` is a search space ({:?}); `fleetsim run` needs one value per field (search spaces are for `fleetsim size`)",
+            first.field, first.values
+        )));
+    }
+    if let Some(seed) = args.seed {
+        scenario.montecarlo.seed = seed;
+    }
+    if let Some(n) = args.replications {
+        if n == 0 {
+            return Err(Failure::Input(
+                "--replications 0 is not allowed: expected an integer >= 1".into(),
+            ));
+        }
+        scenario.montecarlo.replications = n;
+    }
+    if args.threads == Some(0) {
+        return Err(Failure::Input(
+            "--threads 0 is not allowed: expected an integer >= 1".into(),
+        ));
+    }
+    let requests_strategy = match &args.requests_strategy {
+        None => 0,
+        Some(name) => scenario.strategies.iter().position(|s| &s.name == name).ok_or_else(|| {
+            Failure::Input(format!(
+                "--requests-strategy \"{name}\" is not a strategy of this scenario (it has: {})",
+                scenario.strategies.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })?,
+    };
+    let seed = scenario.montecarlo.seed;
+    let n = scenario.montecarlo.replications;
+    check_draws(&scenario, seed, n)?;
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("cannot start worker threads")?;
+    let bar = progress_bar(args.quiet);
+    bar.start(n);
+    let indices: Vec<u64> = (0..n).collect();
+    let options = SimOptions::default();
+    let batch = pool.install(|| montecarlo::run_batch(&scenario, seed, &indices, &options, &bar));
+    bar.finish();
+    let summary = RunSummary::build(&scenario, seed, &batch.replications);
+
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("outputs").join(&scenario.name));
+    let dir = OutputDir::new(&out)?;
+    dir.add("summary.json", &summary_json(&summary))?;
+    dir.add(
+        "replications.csv",
+        &replications_csv(&scenario, &batch.replications),
+    )?;
+    if let Some(path) = &args.requests_out {
+        write_requests(&scenario, requests_strategy, seed, path)?;
+    }
+    let written = dir.commit()?;
+    if !args.quiet {
+        print!("{}", table::render(&summary));
+        println!("\nWrote {}", written.display());
+    }
+    Ok(())
+}
+
+/// Replays replication 0 of one strategy, streaming every request to `path`.
+fn write_requests(scenario: &Scenario, strategy: usize, seed: u64, path: &Path) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(".requests.tmp-{}", std::process::id()));
+    let file =
+        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut csv = RequestCsv::new(BufWriter::new(file));
+    let draws = montecarlo::draws_for(scenario, seed, 0);
+    simulate(
+        scenario,
+        strategy,
+        &draws,
+        seed,
+        0,
+        &SimOptions::default(),
+        &mut csv,
+    );
+    let failed = csv.error.take();
+    let flushed = csv.into_inner().into_inner().map_err(|e| e.into_error());
+    if let Some(e) = failed.or(flushed.err()) {
+        let _ = fs::remove_file(&tmp);
+        return Err(Failure::Runtime(
+            anyhow!(e).context(format!("cannot write {}", path.display())),
+        ));
+    }
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn check(path: &Path) -> Result<()> {
+    let s = load_scenario(Some(path))?;
+    let medians = s.uncertain.medians();
+    let f = EngineFigures::new(&s.engine, &medians);
+    println!("{}: valid", path.display());
+    println!(
+        "  horizon {} s, {} strategies, {} uncertain inputs",
+        s.horizon_s,
+        s.strategies.len(),
+        s.uncertain.inputs.len()
+    );
+    println!(
+        "  engine: {} on {} x {} ({}), weights {:.1} GB, KV {:.0} B/token, KV capacity {} tokens per replica",
+        s.engine.model.name,
+        f.tensor_parallel,
+        s.engine.gpu.name,
+        s.engine.precision.name(),
+        f.weight_bytes / 1e9,
+        f.kv_bytes_per_token,
+        f.kv_capacity_tokens
+    );
+    for st in &s.strategies {
+        let pools: Vec<String> = st
+            .pools
+            .iter()
+            .map(|p| format!("{} ({})", p.name, p.kind.kind_name()))
+            .collect();
+        println!(
+            "  strategy {}: {}",
+            st.name,
+            if pools.is_empty() {
+                "API only".into()
+            } else {
+                pools.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
+pub fn presets_text() -> String {
+    let mut out =
+        String::from("GPU presets (dense TFLOPS; link = GPU-to-GPU GB/s per direction)\n");
+    out.push_str(&format!(
+        "  {:<10} {:>6} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6}  {}\n",
+        "key", "mem GB", "TB/s", "bf16", "fp8", "fp4", "link", "TDP W", "source"
+    ));
+    for g in presets::gpus() {
+        let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.0}"));
+        out.push_str(&format!(
+            "  {:<10} {:>6.0} {:>7.3} {:>7.0} {:>7} {:>7} {:>6.0} {:>6.0}  {}\n",
+            g.key,
+            g.memory_gb,
+            g.hbm_tb_s,
+            g.bf16_tflops,
+            opt(g.fp8_tflops),
+            opt(g.fp4_tflops),
+            g.link_gb_s,
+            g.tdp_watts,
+            g.source
+        ));
+    }
+    out.push_str("\nModel presets (parameters in billions; KV values per token per layer)\n");
+    out.push_str(&format!(
+        "  {:<16} {:>7} {:>7} {:>6} {:>6} {:>6} {:>8}  {}\n",
+        "key", "params", "active", "layers", "hidden", "KV/lyr", "experts", "source"
+    ));
+    for m in presets::models() {
+        let experts = if m.is_moe() {
+            format!("{}/{}", m.experts_per_token, m.experts)
+        } else {
+            "-".into()
+        };
+        out.push_str(&format!(
+            "  {:<16} {:>7.1} {:>7.1} {:>6.0} {:>6.0} {:>6.0} {:>8}  {}\n",
+            m.key,
+            m.params_b,
+            m.active_params_b,
+            m.layers,
+            m.hidden,
+            m.kv_values_per_layer,
+            experts,
+            m.source
+        ));
+    }
+    out
+}

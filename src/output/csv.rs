@@ -1,0 +1,110 @@
+//! `replications.csv` (one row per replication × strategy) and the
+//! per-request CSV of `--requests-out`.
+
+use std::io::Write;
+
+use crate::metrics::RequestRecord;
+use crate::montecarlo::Replication;
+use crate::scenario::Scenario;
+
+/// Shortest round-trip form; empty for undefined values.
+fn num(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x}")
+    } else {
+        String::new()
+    }
+}
+
+/// Every metric name that appears for any strategy, in first-seen order.
+pub fn metric_columns(reps: &[Replication]) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    if let Some(r) = reps.first() {
+        for o in &r.outcomes {
+            for (n, _) in o.metrics() {
+                if !cols.contains(&n) {
+                    cols.push(n);
+                }
+            }
+        }
+    }
+    cols
+}
+
+pub fn replications_csv(scenario: &Scenario, reps: &[Replication]) -> Vec<u8> {
+    let cols = metric_columns(reps);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["replication".to_string(), "strategy".to_string()];
+    header.extend(
+        scenario
+            .uncertain
+            .inputs
+            .iter()
+            .map(|i| format!("input:{}", i.name)),
+    );
+    header.extend(cols.iter().cloned());
+    w.write_record(&header).expect("in-memory write");
+    for r in reps {
+        for (s, o) in r.outcomes.iter().enumerate() {
+            let metrics = o.metrics();
+            let mut row = vec![r.index.to_string(), scenario.strategies[s].name.clone()];
+            row.extend(r.draws.values.iter().map(|v| num(*v)));
+            for c in &cols {
+                row.push(
+                    metrics
+                        .iter()
+                        .find(|(n, _)| n == c)
+                        .map_or(String::new(), |(_, v)| num(*v)),
+                );
+            }
+            w.write_record(&row).expect("in-memory write");
+        }
+    }
+    w.into_inner().expect("in-memory flush")
+}
+
+/// Header of the per-request CSV (SPEC §2).
+pub const REQUESTS_HEADER: &str =
+    "id,replica,arrival_s,prompt_tokens,output_tokens,admit_s,first_token_s,done_s";
+
+/// One per-request row; empty fields for what did not happen.
+pub fn request_row(r: &RequestRecord) -> String {
+    format!(
+        "{},{},{},{},{},{},{},{}",
+        r.id,
+        r.replica.map_or(String::new(), |x| x.to_string()),
+        num(r.arrival_s),
+        r.prompt_tokens,
+        r.output_tokens,
+        num(r.admit_s),
+        num(r.first_token_s),
+        num(r.done_s)
+    )
+}
+
+/// Streams per-request rows to any writer (the CLI gives it a temp file).
+pub struct RequestCsv<W: Write> {
+    out: W,
+    pub error: Option<std::io::Error>,
+}
+
+impl<W: Write> RequestCsv<W> {
+    pub fn new(mut out: W) -> Self {
+        let error = writeln!(out, "{REQUESTS_HEADER}").err();
+        RequestCsv { out, error }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> crate::simulation::Observer for RequestCsv<W> {
+    fn on_request(&mut self, r: &RequestRecord) {
+        if self.error.is_none()
+            && let Err(e) = writeln!(self.out, "{}", request_row(r))
+        {
+            self.error = Some(e);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The terminal table of key figures per strategy.
+
+use crate::summary::RunSummary;
+use crate::units::format_duration;
+
+/// `$1,234` / `$12.3k` / `$0.42` style money.
+pub fn money(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let a = x.abs();
+    if a >= 1e6 {
+        format!("${:.2}M", x / 1e6)
+    } else if a >= 1e4 {
+        format!("${:.1}k", x / 1e3)
+    } else if a >= 100.0 {
+        format!("${x:.0}")
+    } else {
+        format!("${x:.2}")
+    }
+}
+
+fn pct(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.1}%", x * 100.0)
+    } else {
+        "-".into()
+    }
+}
+
+/// "median [p5–p95]" when there are several replications, else the value.
+fn spread(s: &RunSummary, k: usize, metric: &str, fmt: &dyn Fn(f64) -> String) -> String {
+    match s.metric(k, metric) {
+        None => "-".into(),
+        Some(m) if s.replications > 1 && m.n > 1 => {
+            format!("{} [{}–{}]", fmt(m.p50), fmt(m.p5), fmt(m.p95))
+        }
+        Some(m) => fmt(m.p50),
+    }
+}
+
+pub fn render(summary: &RunSummary) -> String {
+    let headers = [
+        "strategy",
+        "cost / month",
+        "$ / 1M output tok",
+        "TTFT p50 / p99",
+        "TPOT p50",
+        "SLO met",
+        "P(< API)",
+        "GPU-h",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (k, st) in summary.strategies.iter().enumerate() {
+        let med = |m: &str| summary.metric(k, m).map_or(f64::NAN, |s| s.p50);
+        let mean = |m: &str| summary.metric(k, m).map_or(f64::NAN, |s| s.mean);
+        rows.push(vec![
+            st.name.clone(),
+            spread(summary, k, "cost_per_month_usd", &money),
+            spread(summary, k, "cost_per_m_output_tokens", &money),
+            format!(
+                "{} / {}",
+                format_duration(med("ttft_p50_s")),
+                format_duration(med("ttft_p99_s"))
+            ),
+            format_duration(med("tpot_p50_s")),
+            pct(mean("slo_attainment")),
+            pct(st.risk.prob_cheaper_than_api),
+            format!("{:.0}", mean("gpu_hours")),
+        ]);
+    }
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([headers[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| -> String {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(c, s)| format!("{s:<w$}", w = widths[c]))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = String::new();
+    let api = summary
+        .metric(0, "api_baseline_cost_usd")
+        .map_or(f64::NAN, |m| m.p50);
+    out.push_str(&format!(
+        "{}: {} replication{}, horizon {}, seed {}; API baseline (whole workload on the API): {} median\n\n",
+        summary.scenario,
+        summary.replications,
+        if summary.replications == 1 { "" } else { "s" },
+        format_duration(summary.horizon_s),
+        summary.seed,
+        money(api)
+    ));
+    out.push_str(&line(headers.iter().map(|h| h.to_string()).collect()));
+    out.push('\n');
+    out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect()));
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r));
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,14 @@
+//! The serving engine of one replica: continuous batching, KV admission,
+//! step time, and the router that spreads requests over replicas.
+//!
+//! Knows nothing of money, pools or autoscaling; `fleet` builds on it.
+
+pub mod inflight;
+pub mod replica;
+pub mod router;
+pub mod step_time;
+
+pub use inflight::{InFlight, Phase, RequestTable, Slot};
+pub use replica::{Replica, ReplicaConfig, ReplicaStats};
+pub use router::Router;
+pub use step_time::{EngineFigures, IterationLoad, StepModel};

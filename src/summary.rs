@@ -1,0 +1,225 @@
+//! Replications → the run summary of SPEC §7 (`summary.json`), plus paired
+//! comparisons between strategies and sensitivity to uncertain inputs.
+//!
+//! Pure: takes outcomes, returns plain data. The struct is the contract:
+//! field names here are the JSON keys.
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::montecarlo::Replication;
+use crate::scenario::Scenario;
+use crate::stats::{PairedDifference, Summary, cvar, paired_difference, prob_less, spearman};
+
+/// `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub scenario: String,
+    pub seed: u64,
+    pub replications: u64,
+    pub horizon_s: f64,
+    pub strategies: Vec<StrategySummary>,
+    /// Each uncertain input and the summary of its draws.
+    pub uncertain_inputs: Vec<InputSummary>,
+    /// Present when the run was asked for a precision target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
+    pub fleetsim_version: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategySummary {
+    pub name: String,
+    /// Metric name → distribution over replications, in a fixed order.
+    #[serde(serialize_with = "ordered_map")]
+    pub metrics: Vec<(String, Summary)>,
+    pub risk: Risk,
+    /// Paired with the first strategy (common random numbers); absent for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versus_first: Option<Comparison>,
+    /// Rank correlation of total cost with each uncertain input.
+    pub sensitivity: Vec<Sensitivity>,
+}
+
+fn ordered_map<S: Serializer>(pairs: &[(String, Summary)], s: S) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_map(Some(pairs.len()))?;
+    for (k, v) in pairs {
+        m.serialize_entry(k, v)?;
+    }
+    m.end()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Risk {
+    /// Share of replications whose total cost is below the API baseline.
+    pub prob_cheaper_than_api: f64,
+    /// 95th percentile of total cost.
+    pub cost_var95_usd: f64,
+    /// Mean total cost in the worst 5% of replications.
+    pub cost_cvar95_usd: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub baseline: String,
+    /// This strategy's total cost minus the baseline's, per replication.
+    pub cost_difference_usd: PairedDifference,
+    pub slo_attainment_difference: PairedDifference,
+    /// Share of replications where this strategy costs less.
+    pub prob_cheaper: f64,
+    /// Share of replications where its SLO attainment is at least as high.
+    pub prob_slo_at_least_as_good: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Sensitivity {
+    pub input: String,
+    pub spearman_total_cost: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InputSummary {
+    pub name: String,
+    pub distribution: String,
+    pub draws: Summary,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Precision {
+    /// Target: 95% CI half-width of mean total cost ÷ mean.
+    pub target_relative_half_width: f64,
+    /// Worst achieved over the strategies.
+    pub achieved_relative_half_width: f64,
+    pub reached: bool,
+}
+
+/// The values of metric `name` of strategy `s` across replications.
+pub fn column(reps: &[Replication], s: usize, name: &str) -> Vec<f64> {
+    reps.iter()
+        .map(|r| r.outcomes[s].by_name(name).unwrap_or(f64::NAN))
+        .collect()
+}
+
+impl RunSummary {
+    pub fn build(scenario: &Scenario, seed: u64, reps: &[Replication]) -> RunSummary {
+        let n_strategies = scenario.strategies.len();
+        let strategies = (0..n_strategies)
+            .map(|s| {
+                let names: Vec<String> = reps
+                    .first()
+                    .map(|r| {
+                        r.outcomes[s]
+                            .metrics()
+                            .into_iter()
+                            .map(|(n, _)| n)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                // One pass: metrics of every replication as a table.
+                let table: Vec<Vec<f64>> = reps
+                    .iter()
+                    .map(|r| {
+                        r.outcomes[s]
+                            .metrics()
+                            .into_iter()
+                            .map(|(_, v)| v)
+                            .collect()
+                    })
+                    .collect();
+                let col = |j: usize| -> Vec<f64> { table.iter().map(|row| row[j]).collect() };
+                let metrics: Vec<(String, Summary)> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(j, n)| (n.clone(), Summary::of(&col(j))))
+                    .collect();
+                let cost = column(reps, s, "total_cost_usd");
+                let api = column(reps, s, "api_baseline_cost_usd");
+                let (var, cv) = cvar(&cost, 0.95);
+                let versus_first = (s > 0).then(|| {
+                    let base_cost = column(reps, 0, "total_cost_usd");
+                    let base_slo = column(reps, 0, "slo_attainment");
+                    let slo = column(reps, s, "slo_attainment");
+                    Comparison {
+                        baseline: scenario.strategies[0].name.clone(),
+                        cost_difference_usd: paired_difference(&base_cost, &cost),
+                        slo_attainment_difference: paired_difference(&base_slo, &slo),
+                        prob_cheaper: prob_less(&cost, &base_cost),
+                        prob_slo_at_least_as_good: 1.0 - prob_less(&slo, &base_slo),
+                    }
+                });
+                let sensitivity = scenario
+                    .uncertain
+                    .inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, input)| {
+                        let xs: Vec<f64> = reps.iter().map(|r| r.draws.values[k]).collect();
+                        Sensitivity {
+                            input: input.name.clone(),
+                            spearman_total_cost: spearman(&xs, &cost),
+                        }
+                    })
+                    .collect();
+                StrategySummary {
+                    name: scenario.strategies[s].name.clone(),
+                    metrics,
+                    risk: Risk {
+                        prob_cheaper_than_api: prob_less(&cost, &api),
+                        cost_var95_usd: var,
+                        cost_cvar95_usd: cv,
+                    },
+                    versus_first,
+                    sensitivity,
+                }
+            })
+            .collect();
+        let uncertain_inputs = scenario
+            .uncertain
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(k, input)| InputSummary {
+                name: input.name.clone(),
+                distribution: input.dist.to_string(),
+                draws: Summary::of(&reps.iter().map(|r| r.draws.values[k]).collect::<Vec<_>>()),
+            })
+            .collect();
+        RunSummary {
+            scenario: scenario.name.clone(),
+            seed,
+            replications: reps.len() as u64,
+            horizon_s: scenario.horizon_s,
+            strategies,
+            uncertain_inputs,
+            precision: None,
+            fleetsim_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// The summary of metric `name` of strategy `s`.
+    pub fn metric(&self, s: usize, name: &str) -> Option<&Summary> {
+        self.strategies
+            .get(s)?
+            .metrics
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, m)| m)
+    }
+
+    /// Worst relative CI half-width of mean total cost over strategies.
+    pub fn cost_relative_half_width(&self) -> f64 {
+        (0..self.strategies.len())
+            .filter_map(|s| self.metric(s, "total_cost_usd"))
+            .map(|m| {
+                if m.mean == 0.0 && m.std == 0.0 {
+                    0.0
+                } else {
+                    m.relative_half_width()
+                }
+            })
+            .fold(
+                0.0,
+                |a: f64, b| if b.is_nan() { f64::INFINITY } else { a.max(b) },
+            )
+    }
+}

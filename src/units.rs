@@ -1,0 +1,119 @@
+//! Units used everywhere: time is `f64` seconds, money is `f64` US dollars.
+//!
+//! Why `f64` seconds and not integer nanoseconds: a 3-year horizon is ~9.5e7 s,
+//! where an `f64` still resolves ~1.5e-8 s, far below any step time (≥ 1e-4 s).
+//! Event order never depends on float rounding alone: the calendar breaks ties
+//! by (class, insertion sequence), so equal times pop in a fixed order.
+
+/// Simulated time or a duration, in seconds.
+pub type Seconds = f64;
+
+pub const MINUTE_S: Seconds = 60.0;
+pub const HOUR_S: Seconds = 3600.0;
+pub const DAY_S: Seconds = 86_400.0;
+/// A billing month as SPEC §7 defines it: 30 days.
+pub const MONTH_S: Seconds = 30.0 * DAY_S;
+/// A year for amortization: 365 days.
+pub const YEAR_S: Seconds = 365.0 * DAY_S;
+
+/// Parses `"90s"`, `"5m"`, `"2h"`, `"1d"`, `"3y"`, `"250ms"`, `"1h30m"`.
+///
+/// Units: `us`, `ms`, `s`, `m`/`min`, `h`, `d`, `w`, `mo` (30 days), `y` (365 days).
+/// A bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Seconds, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("an empty duration".into());
+    }
+    if let Ok(v) = trimmed.parse::<f64>() {
+        return Ok(v);
+    }
+    let mut total = 0.0;
+    let mut rest = trimmed;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(format!("`{trimmed}` is not a duration"));
+        }
+        let number: f64 = rest[..num_len]
+            .replace('_', "")
+            .parse()
+            .map_err(|_| format!("`{trimmed}` is not a duration"))?;
+        rest = rest[num_len..].trim_start();
+        let unit_len = rest
+            .find(|c: char| !c.is_alphabetic() && c != 'µ')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        let scale = match unit {
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" | "sec" => 1.0,
+            "m" | "min" => MINUTE_S,
+            "h" | "hr" => HOUR_S,
+            "d" => DAY_S,
+            "w" => 7.0 * DAY_S,
+            "mo" => MONTH_S,
+            "y" | "yr" => YEAR_S,
+            "" => return Err(format!("`{trimmed}` needs a unit after {number}")),
+            other => {
+                return Err(format!(
+                    "`{other}` is not a time unit (use us, ms, s, m, h, d, w, mo, y)"
+                ));
+            }
+        };
+        total += number * scale;
+        rest = rest[unit_len..].trim_start();
+    }
+    Ok(total)
+}
+
+/// Short human form of a duration for tables: `850ms`, `12.5s`, `3.2h`.
+pub fn format_duration(s: Seconds) -> String {
+    if !s.is_finite() {
+        return "-".into();
+    }
+    let a = s.abs();
+    if a < 1e-3 {
+        format!("{:.0}us", s * 1e6)
+    } else if a < 1.0 {
+        format!("{:.0}ms", s * 1e3)
+    } else if a < 120.0 {
+        format!("{s:.2}s")
+    } else if a < 2.0 * HOUR_S {
+        format!("{:.1}m", s / MINUTE_S)
+    } else if a < 2.0 * DAY_S {
+        format!("{:.1}h", s / HOUR_S)
+    } else {
+        format!("{:.1}d", s / DAY_S)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_unit() {
+        assert_eq!(parse_duration("90s"), Ok(90.0));
+        assert_eq!(parse_duration("5m"), Ok(300.0));
+        assert_eq!(parse_duration("2h"), Ok(7200.0));
+        assert_eq!(parse_duration("1d"), Ok(86_400.0));
+        assert_eq!(parse_duration("3y"), Ok(3.0 * 365.0 * 86_400.0));
+        assert_eq!(parse_duration("250ms"), Ok(0.25));
+        assert_eq!(parse_duration("1h30m"), Ok(5400.0));
+        assert_eq!(parse_duration("12.5"), Ok(12.5));
+        assert_eq!(parse_duration("1mo"), Ok(30.0 * 86_400.0));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5").is_ok());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("10").is_ok());
+        assert!(parse_duration("10x").is_err());
+    }
+}

@@ -1,0 +1,99 @@
+//! Traffic: arrival processes and token lengths, generated lazily.
+//!
+//! A [`TrafficSource`] yields requests one at a time in arrival order, so
+//! memory does not grow with the horizon. Arrivals, prompt lengths and
+//! output lengths each draw from their own random stream: every strategy of
+//! a replication (and every variant of a scenario that keeps the same
+//! workload) sees exactly the same requests.
+
+pub mod arrivals;
+pub mod lengths;
+
+pub use arrivals::ArrivalProcess;
+pub use lengths::LengthSampler;
+
+use crate::engine::rng::{SimRng, Stream, stream};
+use crate::scenario::{Draws, Scenario};
+use crate::units::Seconds;
+
+/// One inference call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Request {
+    /// Arrival order, from 0.
+    pub id: u64,
+    pub arrival_s: Seconds,
+    pub prompt_tokens: u32,
+    pub output_tokens: u32,
+}
+
+/// The requests of one replication, in arrival order.
+pub struct TrafficSource {
+    process: ArrivalProcess,
+    prompt: Option<LengthSampler>,
+    output: Option<LengthSampler>,
+    arrivals_rng: SimRng,
+    prompt_rng: SimRng,
+    output_rng: SimRng,
+    next_id: u64,
+    last_s: Seconds,
+    horizon_s: Seconds,
+}
+
+impl TrafficSource {
+    pub fn new(scenario: &Scenario, draws: &Draws, seed: u64, replication: u64) -> Self {
+        let mut arrivals_rng = stream(seed, replication, Stream::Arrivals);
+        let demand_scale = scenario.demand_scale.value(draws);
+        let process = ArrivalProcess::new(
+            &scenario.workload.arrivals,
+            demand_scale,
+            draws,
+            &mut arrivals_rng,
+        );
+        TrafficSource {
+            process,
+            prompt: scenario
+                .workload
+                .prompt_tokens
+                .as_ref()
+                .map(|d| LengthSampler::new(d, draws)),
+            output: scenario
+                .workload
+                .output_tokens
+                .as_ref()
+                .map(|d| LengthSampler::new(d, draws)),
+            arrivals_rng,
+            prompt_rng: stream(seed, replication, Stream::PromptTokens),
+            output_rng: stream(seed, replication, Stream::OutputTokens),
+            next_id: 0,
+            last_s: 0.0,
+            horizon_s: scenario.horizon_s,
+        }
+    }
+
+    /// The next request, or `None` once arrivals have stopped (the horizon).
+    pub fn next_request(&mut self) -> Option<Request> {
+        let (t, row) = self
+            .process
+            .next(self.last_s, self.horizon_s, &mut self.arrivals_rng)?;
+        debug_assert!(t >= self.last_s, "arrivals out of order");
+        self.last_s = t;
+        let prompt_tokens = match (&self.prompt, row) {
+            (Some(s), _) => s.sample(&mut self.prompt_rng),
+            (None, Some(r)) => r.prompt_tokens,
+            (None, None) => unreachable!("resolve gives lengths when the trace has none"),
+        };
+        let output_tokens = match (&self.output, row) {
+            (Some(s), _) => s.sample(&mut self.output_rng),
+            (None, Some(r)) => r.output_tokens.max(1),
+            (None, None) => unreachable!("resolve gives lengths when the trace has none"),
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        Some(Request {
+            id,
+            arrival_s: t,
+            prompt_tokens,
+            output_tokens,
+        })
+    }
+}
