@@ -1,0 +1,242 @@
+//! The simulator against queueing theory that does not depend on it:
+//! Pollaczek–Khinchine (M/D/1, M/G/1), Erlang C (M/M/c), M/M/1 under random
+//! splitting, M/D/∞, and Little's law. Tolerances come from the run's own
+//! confidence interval over independent replications, never from pinned
+//! outputs.
+
+use statrs::distribution::{ContinuousCDF, Normal};
+
+use super::common::*;
+use fleetsim::summary::RunSummary;
+
+const REPS: u64 = 30;
+
+/// Asserts that `theory` lies inside the run's 95% confidence interval for `metric`.
+#[track_caller]
+fn within_ci(summary: &RunSummary, metric: &str, theory: f64) {
+    let m = summary.metric(0, metric).expect("metric exists");
+    eprintln!(
+        "{metric}: theory {theory:.6}, run mean {:.6}, 95% CI [{:.6}, {:.6}]",
+        m.mean, m.ci95_low, m.ci95_high
+    );
+    assert!(
+        m.ci95_low <= theory && theory <= m.ci95_high,
+        "{metric}: theory {theory:.6} outside the run's 95% CI [{:.6}, {:.6}] (mean {:.6}, n {})",
+        m.ci95_low,
+        m.ci95_high,
+        m.mean,
+        m.n
+    );
+}
+
+fn single_server(
+    rate: f64,
+    prompt: &str,
+    output: &str,
+    step: &str,
+    horizon_s: f64,
+    extra: &str,
+) -> String {
+    format!(
+        "name = \"q\"\nhorizon = {horizon_s}\n[workload]\narrivals = {{ process = \"poisson\", rate = {rate} }}\nprompt_tokens = {prompt}\noutput_tokens = {output}\n[engine]\nmax_batch = 1\nkv_capacity_tokens = 100000000\nstep_time = {step}\n{extra}\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 }} ]\n[montecarlo]\nseed = 1\n"
+    )
+}
+
+// Linear step-time coefficients of the M/D/1 and M/G/1 tests.
+const FIXED: f64 = 0.004;
+const PREFILL: f64 = 2e-5;
+const DECODE: f64 = 1e-4;
+const KV: f64 = 1e-7;
+const P: f64 = 200.0;
+
+/// Service time of a request with O output tokens alone in a batch of one,
+/// from SPEC §2's formula: the prefill iteration, then O − 1 decode
+/// iterations with context P + j.
+fn service_s(o: f64) -> f64 {
+    let first = FIXED + PREFILL * P + KV * P;
+    let decode = (o - 1.0) * (FIXED + DECODE + KV * P) + KV * (o - 1.0) * o / 2.0;
+    first + decode
+}
+
+fn step() -> String {
+    format!(
+        "{{ model = \"linear\", fixed_s = {FIXED}, prefill_per_token_s = {PREFILL}, decode_per_seq_s = {DECODE}, kv_per_token_s = {KV} }}"
+    )
+}
+
+#[test]
+fn deterministic_service_matches_m_d_1() {
+    // O = 30 fixed: S = 0.004 + 0.004 + 0.00002 + 29 × 0.00412 + 1e-7 × 435.
+    let s = service_s(30.0);
+    let rate = 0.7 / s;
+    let text = single_server(rate, "200", "30", &step(), 20_000.0 * s / 0.7, "");
+    let (_, _, summary) = run_toml(&text, REPS);
+    // Pollaczek–Khinchine with deterministic service: Wq = ρ S / (2 (1 − ρ)).
+    let wq = rate * s * s / (2.0 * (1.0 - 0.7));
+    within_ci(&summary, "queue_wait_mean_s", wq);
+    within_ci(&summary, "e2e_mean_s", wq + s);
+}
+
+#[test]
+fn lognormal_lengths_match_m_g_1() {
+    // O = round(lognormal(median 20, σ 0.8)) clamped to [1, 400]: compute
+    // E[S] and E[S²] exactly from that pmf.
+    let (median, sigma, lo, hi) = (20.0f64, 0.8, 1u32, 400u32);
+    let n = Normal::new(median.ln(), sigma).unwrap();
+    let cdf = |x: f64| if x <= 0.0 { 0.0 } else { n.cdf(x.ln()) };
+    let (mut es, mut es2) = (0.0, 0.0);
+    for k in lo..=hi {
+        let below = if k == lo { 0.0 } else { cdf(k as f64 - 0.5) };
+        let above = if k == hi { 1.0 } else { cdf(k as f64 + 0.5) };
+        let p = above - below;
+        let s = service_s(k as f64);
+        es += p * s;
+        es2 += p * s * s;
+    }
+    let rate = 0.7 / es;
+    let output = format!(
+        "{{ dist = \"lognormal\", median = {median}, sigma = {sigma}, min = {lo}, max = {hi} }}"
+    );
+    let text = single_server(rate, "200", &output, &step(), 20_000.0 * es / 0.7, "");
+    let (_, _, summary) = run_toml(&text, REPS);
+    let wq = rate * es2 / (2.0 * (1.0 - rate * es));
+    within_ci(&summary, "queue_wait_mean_s", wq);
+}
+
+/// Service ≈ exponential: one prefill iteration of P tokens, P ≈ Exp(mean 1e5).
+fn multi_server(
+    router: &str,
+    servers: u32,
+    rate: f64,
+    mean_service_s: f64,
+    horizon_s: f64,
+) -> String {
+    let per_token = mean_service_s / 100_000.0;
+    format!(
+        "name = \"mmc\"\nhorizon = {horizon_s}\n[workload]\narrivals = {{ process = \"poisson\", rate = {rate} }}\nprompt_tokens = {{ dist = \"exponential\", mean = 100000 }}\noutput_tokens = 1\n[engine]\nmax_batch = 1\nkv_capacity_tokens = 100000000\nrouter = \"{router}\"\nstep_time = {{ model = \"linear\", prefill_per_token_s = {per_token} }}\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = {servers}, price_per_gpu_hour = 1.0 }} ]\n[montecarlo]\nseed = 1\n"
+    )
+}
+
+/// Erlang C: probability of waiting in M/M/c with offered load a = λ/μ.
+fn erlang_c(c: u32, a: f64) -> f64 {
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    for k in 1..c {
+        term *= a / k as f64;
+        sum += term;
+    }
+    let last = term * a / c as f64 / (1.0 - a / c as f64);
+    last / (sum + last)
+}
+
+#[test]
+fn shared_queue_matches_m_m_c_erlang_c() {
+    // One fleet-wide FIFO: a request waits until any of c servers frees,
+    // which is exactly M/M/c.
+    let (c, mean_s, rho) = (3u32, 1.0, 0.7);
+    let lambda = rho * c as f64 / mean_s;
+    let text = multi_server("shared_queue", c, lambda, mean_s, 8_000.0);
+    let (_, _, summary) = run_toml(&text, REPS);
+    let wq = erlang_c(c, lambda * mean_s) / (c as f64 / mean_s - lambda);
+    within_ci(&summary, "queue_wait_mean_s", wq);
+}
+
+#[test]
+fn random_routing_is_c_independent_m_m_1_queues() {
+    // Random splitting of a Poisson stream gives c Poisson streams of λ/c.
+    let (c, mean_s, rho) = (3u32, 1.0, 0.7);
+    let lambda = rho * c as f64 / mean_s;
+    let text = multi_server("random", c, lambda, mean_s, 8_000.0);
+    let (_, _, summary) = run_toml(&text, REPS);
+    let wq = rho * mean_s / (1.0 - rho);
+    within_ci(&summary, "queue_wait_mean_s", wq);
+}
+
+#[test]
+fn least_loaded_routing_lies_between_m_m_c_and_random_splitting() {
+    // Per-replica FIFO queues with join-the-shortest-queue routing are not
+    // M/M/c (a request can wait at one replica while another frees up), so
+    // Erlang C does not apply. It is bounded below by the central queue and
+    // above by random splitting; the run's CI must sit strictly between.
+    let (c, mean_s, rho) = (3u32, 1.0, 0.7);
+    let lambda = rho * c as f64 / mean_s;
+    let text = multi_server("least_loaded", c, lambda, mean_s, 8_000.0);
+    let (_, _, summary) = run_toml(&text, REPS);
+    let m = summary.metric(0, "queue_wait_mean_s").unwrap();
+    let mmc = erlang_c(c, lambda * mean_s) / (c as f64 / mean_s - lambda);
+    let random = rho * mean_s / (1.0 - rho);
+    assert!(
+        m.ci95_low > mmc && m.ci95_high < random,
+        "JSQ wait CI [{}, {}] not within ({mmc}, {random})",
+        m.ci95_low,
+        m.ci95_high
+    );
+}
+
+#[test]
+fn batch_independent_step_time_is_m_d_infinity() {
+    // Unlimited batch, every iteration takes f whatever its size: a request
+    // waits for the iteration in progress (uniform residual when the replica
+    // never idles), then runs O iterations. Time in system is in
+    // [O f, (O + 1) f], its mean (O + 1/2) f, and the mean number in system
+    // is λ times that (M/G/∞).
+    let (f_s, o, rate) = (0.01, 20.0, 200.0);
+    let text = format!(
+        "name = \"mdinf\"\nhorizon = 300\n[workload]\narrivals = {{ process = \"poisson\", rate = {rate} }}\nprompt_tokens = 10\noutput_tokens = {o}\n[engine]\nmax_batch = 100000\nkv_capacity_tokens = 100000000\nstep_time = {{ model = \"linear\", fixed_s = {f_s} }}\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 }} ]\n[montecarlo]\nseed = 1\n"
+    );
+    let (s, _, summary) = run_toml(&text, REPS);
+    let mean_t = (o + 0.5) * f_s;
+    within_ci(&summary, "e2e_mean_s", mean_t);
+    within_ci(&summary, "mean_in_system", rate * mean_t);
+    let (_, recs) = records(&s, 0, &Default::default());
+    for r in &recs {
+        let t = r.done_s - r.arrival_s;
+        assert!(
+            t >= o * f_s - 1e-9 && t <= (o + 1.0) * f_s + 1e-9,
+            "request {} took {t}",
+            r.id
+        );
+    }
+}
+
+#[test]
+fn littles_law_holds_on_every_run() {
+    // L = λ W over the run: time-average number in system (integrated from
+    // arrivals and departures) = arrivals / makespan × mean time in system
+    // (summed per request). Checked on varied scenarios, with drops.
+    let cases = [
+        single_server(
+            3.0,
+            "100",
+            "{ dist = \"lognormal\", median = 50, sigma = 1.0 }",
+            &step(),
+            2000.0,
+            "",
+        ),
+        multi_server("least_loaded", 2, 1.5, 1.0, 2000.0),
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/reference.toml"
+        ))
+        .unwrap(),
+        single_server(
+            5.0,
+            "{ dist = \"uniform\", min = 1, max = 400 }",
+            "20",
+            &step(),
+            500.0,
+            "",
+        )
+        .replace("kv_capacity_tokens = 100000000", "kv_capacity_tokens = 300"),
+    ];
+    for text in cases {
+        let (_, batch, _) = run_toml(&text, 3);
+        for rep in &batch.replications {
+            let o = &rep.outcomes[0];
+            let l = o.by_name("mean_in_system").unwrap();
+            let lambda = o.by_name("requests_arrived").unwrap() / o.by_name("makespan_s").unwrap();
+            let w = o.by_name("mean_sojourn_s").unwrap();
+            close(l, lambda * w, 1e-9 * l.max(1.0), "Little's law L = λW");
+        }
+    }
+}
