@@ -21,7 +21,7 @@ struct Checker {
 
 impl Observer for Checker {
     fn on_request(&mut self, r: &RequestRecord) {
-        if !(r.done_s >= r.arrival_s) {
+        if r.done_s < r.arrival_s || r.done_s.is_nan() {
             self.violations.push(format!(
                 "request {} leaves at {} before arriving at {}",
                 r.id, r.done_s, r.arrival_s
@@ -46,7 +46,7 @@ impl Observer for Checker {
                 i.replica, i.kv_used_tokens, i.kv_capacity_tokens
             ));
         }
-        if !(i.end_s >= i.start_s) {
+        if i.end_s < i.start_s || i.end_s.is_nan() {
             self.violations.push(format!(
                 "iteration ends at {} before it starts at {}",
                 i.end_s, i.start_s

@@ -1,1 +1,283 @@
-//! placeholder
+//! Arrival processes and token lengths against their defining statistics,
+//! and trace replay in each supported format.
+
+use std::path::Path;
+
+use super::common::*;
+use fleetsim::simulation::SimOptions;
+
+fn fixtures() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))
+}
+
+/// A cheap engine: every request finishes in one short iteration.
+const FAST: &str = "[engine]\nmax_batch = 100000\nkv_capacity_tokens = 100000000000\nstep_time = { model = \"linear\", fixed_s = 0.001 }\n[[strategy]]\npools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 } ]\n";
+
+fn with_arrivals(arrivals: &str, horizon: &str, extra: &str) -> String {
+    format!(
+        "name = \"w\"\nhorizon = \"{horizon}\"\n{extra}\n[workload]\narrivals = {arrivals}\nprompt_tokens = 10\noutput_tokens = 1\n{FAST}"
+    )
+}
+
+/// A trace workload that takes its token lengths from the trace.
+fn trace_only(arrivals: &str, horizon: &str, extra: &str) -> String {
+    format!(
+        "name = \"w\"\nhorizon = \"{horizon}\"\n{extra}\n[workload]\narrivals = {arrivals}\n{FAST}"
+    )
+}
+
+fn arrival_times(text: &str, dir: &Path) -> Vec<(f64, u32, u32)> {
+    let s = scenario_in(text, dir);
+    let (_, recs) = records(&s, 0, &SimOptions::default());
+    recs.iter()
+        .map(|r| (r.arrival_s, r.prompt_tokens, r.output_tokens))
+        .collect()
+}
+
+#[test]
+fn poisson_count_and_demand_scale() {
+    // N(T) ~ Poisson(λT): 36,000 ± 4 sd (sd = 190).
+    let n = arrival_times(
+        &with_arrivals("{ process = \"poisson\", rate = 10.0 }", "1h", ""),
+        Path::new("."),
+    )
+    .len() as f64;
+    close(n, 36_000.0, 4.0 * 190.0, "Poisson arrivals in an hour");
+    let n2 = arrival_times(
+        &with_arrivals(
+            "{ process = \"poisson\", rate = 10.0 }",
+            "1h",
+            "demand_scale = 2.0",
+        ),
+        Path::new("."),
+    )
+    .len() as f64;
+    close(n2, 72_000.0, 4.0 * 269.0, "demand_scale doubles the rate");
+}
+
+#[test]
+fn mmpp_mean_rate_is_the_sojourn_weighted_average() {
+    // Time share of each state ∝ its mean sojourn (uniform jumps between
+    // states), so the long-run rate is Σ r_i s_i / Σ s_i.
+    let text = with_arrivals(
+        "{ process = \"mmpp\", rates = [20.0, 2.0, 8.0], mean_sojourn = [\"30s\", \"90s\", \"60s\"] }",
+        "2h",
+        "",
+    );
+    let (_, _, summary) = run_toml(&text, 30);
+    let expect = (20.0 * 30.0 + 2.0 * 90.0 + 8.0 * 60.0) / 180.0 * 7200.0;
+    let m = summary.metric(0, "requests_arrived").unwrap();
+    assert!(
+        m.ci95_low <= expect && expect <= m.ci95_high,
+        "MMPP arrivals {expect} outside CI [{}, {}]",
+        m.ci95_low,
+        m.ci95_high
+    );
+}
+
+#[test]
+fn mmpp_starts_in_its_first_state() {
+    // State 0 has rate 100 and lasts ~1000 s; state 1 is silent. In the first
+    // 10 s, ~1000 arrivals (if it started in state 1 there would be almost none).
+    let n = arrival_times(
+        &with_arrivals(
+            "{ process = \"mmpp\", rates = [100.0, 0.0], mean_sojourn = [\"1000s\", \"1000s\"] }",
+            "10s",
+            "",
+        ),
+        Path::new("."),
+    )
+    .len();
+    assert!(n > 800, "{n} arrivals");
+}
+
+#[test]
+fn diurnal_hourly_profile_puts_arrivals_in_their_hour() {
+    let mut hourly = vec!["0.0"; 24];
+    hourly[2] = "5.0";
+    let text = with_arrivals(
+        &format!(
+            "{{ process = \"diurnal\", hourly = [{}] }}",
+            hourly.join(", ")
+        ),
+        "1d",
+        "",
+    );
+    let times = arrival_times(&text, Path::new("."));
+    assert!(times.iter().all(|t| (7200.0..10_800.0).contains(&t.0)));
+    close(
+        times.len() as f64,
+        18_000.0,
+        4.0 * 134.0,
+        "arrivals in hour 2",
+    );
+}
+
+#[test]
+fn diurnal_sinusoid_keeps_its_mean_and_peaks_at_the_peak_hour() {
+    let text = with_arrivals(
+        "{ process = \"diurnal\", mean_rate = 2.0, peak_to_mean = 1.8, peak_hour = 14 }",
+        "1d",
+        "",
+    );
+    let times = arrival_times(&text, Path::new("."));
+    close(
+        times.len() as f64,
+        172_800.0,
+        4.0 * 416.0,
+        "a day of arrivals",
+    );
+    let in_hour = |h: f64| {
+        times
+            .iter()
+            .filter(|t| (h * 3600.0..(h + 1.0) * 3600.0).contains(&t.0))
+            .count() as f64
+    };
+    // Rate at hour h+0.5 ≈ 2 (1 + 0.8 cos(2π(h + 0.5 − 14)/24)).
+    assert!(
+        in_hour(14.0) > 2.0 * in_hour(2.0),
+        "peak {} vs trough {}",
+        in_hour(14.0),
+        in_hour(2.0)
+    );
+}
+
+fn gap_cv(times: &[(f64, u32, u32)]) -> (f64, f64) {
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let n = gaps.len() as f64;
+    let mean = gaps.iter().sum::<f64>() / n;
+    let sd = (gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    (mean, sd / mean)
+}
+
+#[test]
+fn renewal_gaps_have_the_requested_rate_and_cv() {
+    for family in ["gamma", "weibull"] {
+        for cv in [0.5, 2.0] {
+            let text = with_arrivals(
+                &format!(
+                    "{{ process = \"renewal\", rate = 20.0, cv = {cv}, family = \"{family}\" }}"
+                ),
+                "2h",
+                "",
+            );
+            let (mean, got) = gap_cv(&arrival_times(&text, Path::new(".")));
+            close(mean, 0.05, 0.05 * 0.03, &format!("{family} mean gap"));
+            close(got, cv, cv * 0.06, &format!("{family} CV"));
+        }
+    }
+}
+
+#[test]
+fn traces_replay_in_every_format() {
+    let dir = fixtures();
+    let azure = arrival_times(
+        &trace_only(
+            "{ process = \"trace\", path = \"azure_small.csv\" }",
+            "1h",
+            "",
+        ),
+        dir,
+    );
+    assert_eq!(
+        azure,
+        vec![
+            (0.0, 100, 10),
+            (0.5, 200, 20),
+            (1.25, 300, 30),
+            (3.0, 400, 1)
+        ]
+    );
+    let moon = arrival_times(
+        &trace_only(
+            "{ process = \"trace\", path = \"mooncake_small.jsonl.gz\" }",
+            "1h",
+            "",
+        ),
+        dir,
+    );
+    assert_eq!(moon, vec![(0.0, 1000, 50), (3.0, 2000, 60), (3.0, 10, 5)]);
+    // BurstGPT: the failed row (0 response tokens) is skipped.
+    let burst = arrival_times(
+        &trace_only(
+            "{ process = \"trace\", path = \"burstgpt_small.csv\", format = \"burstgpt\" }",
+            "1h",
+            "",
+        ),
+        dir,
+    );
+    assert_eq!(burst, vec![(0.0, 472, 18), (5.0, 417, 276), (12.0, 50, 7)]);
+}
+
+#[test]
+fn trace_time_scales_and_given_lengths() {
+    let dir = fixtures();
+    // time_scale 2 stretches, rate_scale 4 compresses: net ×0.5; demand_scale 2: ×0.25.
+    let t = arrival_times(
+        &trace_only(
+            "{ process = \"trace\", path = \"azure_small.csv\", time_scale = 2.0, rate_scale = 4.0 }",
+            "1h",
+            "demand_scale = 2.0",
+        ),
+        dir,
+    );
+    assert_eq!(
+        t.iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec![0.0, 0.125, 0.3125, 0.75]
+    );
+    // A times-only trace takes its lengths from the workload (here fixed 10 / 1).
+    let t = arrival_times(
+        &with_arrivals(
+            "{ process = \"trace\", path = \"times_only.csv\" }",
+            "1h",
+            "",
+        ),
+        dir,
+    );
+    assert_eq!(t.len(), 4);
+    assert!(t.iter().all(|x| x.1 == 10 && x.2 == 1));
+    // The horizon cuts the replay.
+    let t = arrival_times(
+        &trace_only(
+            "{ process = \"trace\", path = \"azure_small.csv\" }",
+            "1s",
+            "",
+        ),
+        dir,
+    );
+    assert_eq!(t.len(), 2);
+}
+
+#[test]
+fn empirical_lengths_from_a_pmf_file() {
+    let text = format!(
+        "name = \"e\"\nhorizon = \"1h\"\n[workload]\narrivals = {{ process = \"poisson\", rate = 5.0 }}\nprompt_tokens = {{ dist = \"empirical\", path = \"lengths_pmf.csv\" }}\noutput_tokens = {{ dist = \"empirical\", path = \"azure_small.csv\", column = \"output\" }}\n{FAST}"
+    );
+    let t = arrival_times(&text, fixtures());
+    assert!(t.iter().all(|x| x.1 == 100 || x.1 == 300));
+    assert!(t.iter().all(|x| [10, 20, 30, 1].contains(&x.2)));
+    let share = t.iter().filter(|x| x.1 == 100).count() as f64 / t.len() as f64;
+    close(share, 0.5, 0.02, "share of 100-token prompts");
+}
+
+#[test]
+fn real_public_traces_load_when_present() {
+    // The shared traces sit beside the project; skip cleanly without them.
+    let Some(dir) = shared_traces() else {
+        eprintln!("skipped: ../shared/traces not present");
+        return;
+    };
+    for (path, n) in [
+        ("azure2023/AzureLLMInferenceTrace_conv.csv", 19_366usize),
+        ("azure2023/AzureLLMInferenceTrace_code.csv", 8_819),
+        ("mooncake/conversation_trace.jsonl.gz", 12_031),
+    ] {
+        let text = trace_only(
+            &format!("{{ process = \"trace\", path = \"{path}\" }}"),
+            "2h",
+            "",
+        );
+        let t = arrival_times(&text, &dir);
+        assert_eq!(t.len(), n, "{path}");
+    }
+}
