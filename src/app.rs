@@ -86,10 +86,22 @@ fn check_draws(s: &Scenario, seed: u64, replications: u64) -> Result<()> {
     if s.uncertain.is_empty() {
         return Ok(());
     }
+    let engines = std::iter::once(&s.engine).chain(
+        s.strategies
+            .iter()
+            .flat_map(|st| st.pools.iter().map(|p| &p.engine)),
+    );
+    let engines: Vec<_> = engines.collect();
     for i in 0..replications {
         let d = montecarlo::draws_for(s, seed, i);
-        let f = EngineFigures::new(&s.engine, &d);
-        if f.kv_capacity_tokens == 0 {
+        let Some(f) = engines
+            .iter()
+            .map(|e| EngineFigures::new(e, &d))
+            .find(|f| f.kv_capacity_tokens == 0)
+        else {
+            continue;
+        };
+        {
             return Err(Failure::Input(format!(
                 "replication {i}: with the drawn inputs {:?} the model weights ({:.1} GB) do not fit in {:.1} GB of GPU memory; narrow the distributions",
                 d.values,

@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 
 use crate::engine::calendar::Calendar;
 use crate::engine::rng::{SimRng, Stream, stream};
+use crate::engine::timers::Timers;
 use crate::fleet::pool::{PoolRule, PoolRuntime};
 use crate::metrics::outcome::M;
 use crate::metrics::{
@@ -150,9 +151,25 @@ pub fn simulate_detailed<O: Observer>(
     .run()
 }
 
+/// Batching limits, step-time model and GPUs per replica of an engine.
+fn replica_engine(
+    engine: &crate::scenario::Engine,
+    draws: &Draws,
+) -> (ReplicaConfig, StepModel, f64) {
+    let figures = EngineFigures::new(engine, draws);
+    let chunk = engine.chunked_prefill_tokens.value(draws).round() as u32;
+    let cfg = ReplicaConfig {
+        max_batch: engine.max_batch.value(draws).round().max(1.0) as u32,
+        kv_capacity_tokens: figures.kv_capacity_tokens,
+        paged_block_tokens: (engine.admission == Admission::Paged)
+            .then(|| engine.kv_block_tokens.value(draws).round().max(1.0) as u32),
+        chunk_tokens: (chunk > 0).then_some(chunk),
+    };
+    (cfg, StepModel::new(engine, draws), figures.tensor_parallel)
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Event {
-    IterationEnd { replica: u32, epoch: u32 },
     IterationStart { replica: u32, epoch: u32 },
     Arrival,
     ReplicaUp { replica: u32, epoch: u32 },
@@ -165,7 +182,6 @@ enum Event {
     Sample,
 }
 
-const CLASS_END: u8 = 0;
 const CLASS_FLEET: u8 = 1;
 const CLASS_ARRIVAL: u8 = 2;
 const CLASS_START: u8 = 3;
@@ -210,6 +226,8 @@ struct Sim<'a, O: Observer> {
     options: &'a SimOptions,
     observer: &'a mut O,
     calendar: Calendar<Event>,
+    /// Each busy replica's iteration end (class 0), outside the calendar.
+    ends: Timers,
     table: RequestTable,
     replicas: Vec<ReplicaSlot>,
     free_replicas: Vec<u32>,
@@ -231,8 +249,11 @@ struct Sim<'a, O: Observer> {
     pending: Option<Request>,
     arrivals_done: bool,
     builder: OutcomeBuilder,
-    step: StepModel,
-    replica_cfg: ReplicaConfig,
+    /// Step-time model and batching limits of each pool's replicas.
+    steps: Vec<StepModel>,
+    pool_cfgs: Vec<ReplicaConfig>,
+    /// Every pool runs the same engine (routing need not check fit).
+    uniform_engines: bool,
     autoscaler: Option<Autoscaler>,
     provisioning_rng: SimRng,
     cold_start_rng: SimRng,
@@ -266,21 +287,17 @@ impl<'a, O: Observer> Sim<'a, O> {
         observer: &'a mut O,
     ) -> Self {
         let st = &scenario.strategies[strategy];
-        let engine = &scenario.engine;
-        let figures = EngineFigures::new(engine, draws);
-        let chunk = engine.chunked_prefill_tokens.value(draws).round() as u32;
-        let replica_cfg = ReplicaConfig {
-            max_batch: engine.max_batch.value(draws).round().max(1.0) as u32,
-            kv_capacity_tokens: figures.kv_capacity_tokens,
-            paged_block_tokens: (engine.admission == Admission::Paged)
-                .then(|| engine.kv_block_tokens.value(draws).round().max(1.0) as u32),
-            chunk_tokens: (chunk > 0).then_some(chunk),
-        };
-        let pools: Vec<PoolRuntime> = st
-            .pools
-            .iter()
-            .map(|p| PoolRuntime::new(p, figures.tensor_parallel, draws))
-            .collect();
+        // Each pool's replicas run the pool's engine (its own GPU / TP if given).
+        let mut pool_cfgs = Vec::with_capacity(st.pools.len());
+        let mut steps = Vec::with_capacity(st.pools.len());
+        let mut pools = Vec::with_capacity(st.pools.len());
+        for p in &st.pools {
+            let (cfg, step, gpus) = replica_engine(&p.engine, draws);
+            pool_cfgs.push(cfg);
+            steps.push(step);
+            pools.push(PoolRuntime::new(p, gpus, draws));
+        }
+        let uniform_engines = pool_cfgs.windows(2).all(|w| w[0] == w[1]);
         let autoscaled = pools.iter().any(|p| !p.is_fixed());
         let a = &st.autoscale;
         let autoscaler = autoscaled.then(|| Autoscaler {
@@ -291,19 +308,23 @@ impl<'a, O: Observer> Sim<'a, O> {
             below_target_since: None,
         });
         let n_pools = pools.len();
-        let shared_queue = engine.router == RouterKind::SharedQueue;
+        let shared_queue = scenario.engine.router == RouterKind::SharedQueue;
         Sim {
             now: 0.0,
             horizon_s: scenario.horizon_s,
             options,
             observer,
             calendar: Calendar::new(),
+            ends: Timers::new(),
             table: RequestTable::default(),
             replicas: Vec::new(),
             free_replicas: Vec::new(),
             pure_api: pools.is_empty(),
             pools,
-            router: Router::new(engine.router, stream(seed, replication, Stream::Routing)),
+            router: Router::new(
+                scenario.engine.router,
+                stream(seed, replication, Stream::Routing),
+            ),
             shared_queue,
             backlog: VecDeque::new(),
             deadlines: VecDeque::new(),
@@ -321,8 +342,9 @@ impl<'a, O: Observer> Sim<'a, O> {
                 scenario.slo.ttft_s.value(draws),
                 scenario.slo.tpot_s.value(draws),
             ),
-            step: StepModel::new(engine, draws),
-            replica_cfg,
+            steps,
+            pool_cfgs,
+            uniform_engines,
             autoscaler,
             provisioning_rng: stream(seed, replication, Stream::Provisioning),
             cold_start_rng: stream(seed, replication, Stream::ColdStart),
@@ -362,10 +384,32 @@ impl<'a, O: Observer> Sim<'a, O> {
         if let Some(dt) = self.options.sample_interval_s {
             self.calendar.schedule(dt, CLASS_FLEET, Event::Sample);
         }
-        while let Some((t, event)) = self.calendar.pop() {
-            debug_assert!(t >= self.now, "time went backwards: {t} < {}", self.now);
-            self.now = t;
-            self.handle(event);
+        loop {
+            // The earliest of the calendar and the replicas' iteration ends
+            // (class 0), by (time, class, sequence).
+            let end = self.ends.earliest();
+            let cal = self.calendar.peek_key();
+            let end_first = match (end, cal) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((_, te, se)), Some((tc, cc, sc))) => {
+                    te.total_cmp(&tc).then(0.cmp(&cc)).then(se.cmp(&sc)).is_lt()
+                }
+            };
+            if end_first {
+                let (r, t, _) = end.expect("checked");
+                debug_assert!(t >= self.now, "time went backwards: {t} < {}", self.now);
+                self.now = t;
+                self.ends.clear(r);
+                self.finish_iteration(r);
+                self.continue_iterations(r);
+            } else {
+                let (t, event) = self.calendar.pop().expect("checked");
+                debug_assert!(t >= self.now, "time went backwards: {t} < {}", self.now);
+                self.now = t;
+                self.handle(event);
+            }
             if self.now >= self.horizon_s && self.arrivals_done && self.builder.in_system() == 0 {
                 break;
             }
@@ -376,13 +420,6 @@ impl<'a, O: Observer> Sim<'a, O> {
     fn handle(&mut self, event: Event) {
         match event {
             Event::Arrival => self.on_arrival(),
-            Event::IterationEnd { replica, epoch } => {
-                let r = replica as usize;
-                if self.replicas[r].epoch == epoch && self.replicas[r].engine.is_busy() {
-                    self.finish_iteration(r);
-                    self.continue_iterations(r);
-                }
-            }
             Event::IterationStart { replica, epoch } => {
                 let r = replica as usize;
                 if self.replicas[r].epoch == epoch {
@@ -402,6 +439,7 @@ impl<'a, O: Observer> Sim<'a, O> {
                 let r = replica as usize;
                 if self.replicas[r].epoch == epoch && self.replicas[r].state == State::Ready {
                     self.set_state(r, State::Draining);
+                    self.refill_floors();
                     if self.replicas[r].engine.is_empty() && !self.replicas[r].engine.is_busy() {
                         self.release(r);
                     }
@@ -466,7 +504,11 @@ impl<'a, O: Observer> Sim<'a, O> {
             self.depart(slot, RequestEnd::Overflowed);
             return;
         }
-        if !self.replica_cfg.fits(req.prompt_tokens, req.output_tokens) {
+        if !self
+            .pool_cfgs
+            .iter()
+            .any(|c| c.fits(req.prompt_tokens, req.output_tokens))
+        {
             // It could never be admitted: rejected on arrival (SPEC §2).
             self.depart(slot, RequestEnd::Dropped);
             return;
@@ -488,8 +530,12 @@ impl<'a, O: Observer> Sim<'a, O> {
             return;
         }
         self.candidates.clear();
+        let (p, o) = (
+            self.table[slot].prompt_tokens,
+            self.table[slot].output_tokens,
+        );
         for (i, r) in self.replicas.iter().enumerate() {
-            if r.state == State::Ready {
+            if r.state == State::Ready && (self.uniform_engines || r.engine.config().fits(p, o)) {
                 self.candidates.push((i, r.engine.load()));
             }
         }
@@ -563,9 +609,9 @@ impl<'a, O: Observer> Sim<'a, O> {
                 self.dispatch_shared();
             }
             let rep = &mut self.replicas[r];
-            let Some(end) = rep
-                .engine
-                .start_iteration(self.now, &mut self.table, &self.step)
+            let Some(end) =
+                rep.engine
+                    .start_iteration(self.now, &mut self.table, &self.steps[rep.pool])
             else {
                 self.on_idle(r);
                 return;
@@ -580,17 +626,10 @@ impl<'a, O: Observer> Sim<'a, O> {
                 kv_capacity_tokens: rep.engine.kv_capacity(),
             });
             let inline =
-                self.options.fast_forward && self.calendar.next_time().is_none_or(|t| end < t);
+                self.options.fast_forward && self.next_event_time().is_none_or(|t| end < t);
             if !inline {
-                let epoch = rep.epoch;
-                self.calendar.schedule(
-                    end,
-                    CLASS_END,
-                    Event::IterationEnd {
-                        replica: r as u32,
-                        epoch,
-                    },
-                );
+                let seq = self.calendar.take_seq();
+                self.ends.set(r, end, seq);
                 return;
             }
             self.now = end;
@@ -599,10 +638,18 @@ impl<'a, O: Observer> Sim<'a, O> {
                 return;
             }
             // Departures may have scheduled work at this instant; let it go first.
-            if self.calendar.next_time() == Some(self.now) {
+            if self.next_event_time() == Some(self.now) {
                 self.kick(r);
                 return;
             }
+        }
+    }
+
+    /// Time of the next event of any kind.
+    fn next_event_time(&self) -> Option<Seconds> {
+        match (self.calendar.next_time(), self.ends.earliest()) {
+            (Some(a), Some((_, b, _))) => Some(a.min(b)),
+            (a, b) => a.or(b.map(|x| x.1)),
         }
     }
 
@@ -611,7 +658,7 @@ impl<'a, O: Observer> Sim<'a, O> {
         if self.replicas[r].state == State::Released {
             return;
         }
-        if self.calendar.next_time() == Some(self.now) {
+        if self.next_event_time() == Some(self.now) {
             self.kick(r);
         } else {
             self.run_iterations(r);
@@ -774,7 +821,7 @@ impl<'a, O: Observer> Sim<'a, O> {
 
     /// Requests a new replica of pool `p`; `initial` ones are ready at t = 0.
     fn add_replica(&mut self, p: usize, initial: bool) -> usize {
-        let engine = Replica::new(self.replica_cfg);
+        let engine = Replica::new(self.pool_cfgs[p]);
         let r = match self.free_replicas.pop() {
             Some(r) => {
                 let old = &mut self.replicas[r as usize];
@@ -894,6 +941,7 @@ impl<'a, O: Observer> Sim<'a, O> {
     fn release(&mut self, r: usize) {
         debug_assert!(self.replicas[r].engine.is_empty() && !self.replicas[r].engine.is_busy());
         self.set_state(r, State::Released);
+        self.ends.clear(r);
         let rep = &mut self.replicas[r];
         rep.epoch = rep.epoch.wrapping_add(1);
         let pool = &mut self.pools[rep.pool];
@@ -914,6 +962,7 @@ impl<'a, O: Observer> Sim<'a, O> {
         self.pools[p].interruptions += 1;
         let evicted = self.replicas[r].engine.evict_all(&mut self.table);
         self.release(r);
+        self.refill_floors();
         for slot in evicted {
             self.route(slot);
         }
@@ -951,12 +1000,7 @@ impl<'a, O: Observer> Sim<'a, O> {
         {
             desired = desired.max(live + 1);
         }
-        // Floors first: a pool below its minimum (after an interruption) refills.
-        for p in 0..self.pools.len() {
-            while !self.pools[p].is_fixed() && self.pools[p].live < self.pools[p].min_replicas {
-                self.add_replica(p, false);
-            }
-        }
+        self.refill_floors();
         let live: u32 = self.pools.iter().map(|p| p.live).sum();
         if desired > live {
             let mut need = desired - live;
@@ -986,6 +1030,16 @@ impl<'a, O: Observer> Sim<'a, O> {
         }
         self.calendar
             .schedule(self.now + interval, CLASS_FLEET, Event::AutoscaleTick);
+    }
+
+    /// Requests replacements for autoscaled pools below their floor (after
+    /// an interruption or its notice), so a pool never stays under its minimum.
+    fn refill_floors(&mut self) {
+        for p in 0..self.pools.len() {
+            while !self.pools[p].is_fixed() && self.pools[p].live < self.pools[p].min_replicas {
+                self.add_replica(p, false);
+            }
+        }
     }
 
     /// Longest wait among requests never admitted.
@@ -1189,6 +1243,7 @@ impl<'a, O: Observer> Sim<'a, O> {
                 cost_usd: p.cost_usd,
                 gpu_hours: p.billed_gpu_seconds / HOUR_S,
                 mean_replicas: p.replica_seconds / t_end,
+                ready_hours: p.ready_seconds / HOUR_S,
                 peak_replicas: p.peak_live as f64,
                 cold_starts: p.cold_starts as f64,
                 interruptions: p.interruptions as f64,
@@ -1201,6 +1256,10 @@ impl<'a, O: Observer> Sim<'a, O> {
             tpot: b.tpot,
             e2e: b.e2e,
         };
+        // Sums of no terms are −0.0 in Rust; report them as 0.
+        for x in v.iter_mut() {
+            *x += 0.0;
+        }
         (Outcome { values: v, pools }, latencies)
     }
 }

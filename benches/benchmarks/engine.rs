@@ -3,7 +3,8 @@
 //! median 512, σ 0.8; output median 200, σ 1.0):
 //! - 20 req/s on 1 replica,
 //! - 160 req/s on 8 replicas (overloaded: the queue grows all hour),
-//! - 112 req/s on 8 replicas (sustainable).
+//! - 112 req/s on 8 replicas (sustainable),
+//! - bursty MMPP traffic on an autoscaled fleet with API overflow.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -31,8 +32,40 @@ pools = [ {{ kind = "reserved", replicas = {replicas}, price_per_gpu_hour = 2.0 
     parse(&text, "bench", &mut |_| Err("no files".into())).expect("bench scenario parses")
 }
 
+/// The reference engine under bursty traffic (MMPP, ~107 req/s mean) with
+/// a reserved base of 4 replicas, up to 6 autoscaled on-demand replicas and
+/// API overflow after 30 s in queue.
+pub fn autoscaled(horizon: &str) -> Scenario {
+    let text = format!(
+        r#"name = "bench-autoscaled"
+horizon = "{horizon}"
+[workload]
+arrivals = {{ process = "mmpp", rates = [200.0, 60.0], mean_sojourn = ["2m", "4m"] }}
+prompt_tokens = {{ dist = "lognormal", median = 512, sigma = 0.8, min = 1, max = 32768 }}
+output_tokens = {{ dist = "lognormal", median = 200, sigma = 1.0, min = 1, max = 4096 }}
+[engine]
+max_batch = 256
+kv_capacity_tokens = 1_000_000
+step_time = {{ model = "linear", fixed_s = 0.005, prefill_per_token_s = 2e-5, decode_per_seq_s = 1e-4, kv_per_token_s = 2e-8 }}
+[slo]
+max_queue = "30s"
+[[strategy]]
+overflow = "api"
+autoscale = {{ interval = "10s", target_inflight_per_replica = 128, scale_down_delay = "2m" }}
+pools = [
+  {{ kind = "reserved", replicas = 4, price_per_gpu_hour = 2.0 }},
+  {{ kind = "on_demand", min_replicas = 0, max_replicas = 6, price_per_gpu_hour = 3.0, provisioning = {{ uniform = [60.0, 120.0] }}, load_time = 30 }},
+]
+"#
+    );
+    parse(&text, "bench", &mut |_| Err("no files".into())).expect("bench scenario parses")
+}
+
 fn bench_case(c: &mut Criterion, name: &str, rate: f64, replicas: u32) {
-    let s = reference(rate, replicas, "1h");
+    bench_scenario(c, name, reference(rate, replicas, "1h"));
+}
+
+fn bench_scenario(c: &mut Criterion, name: &str, s: Scenario) {
     let draws = Default::default();
     let opts = SimOptions::default();
     let requests = simulate(&s, 0, &draws, 42, 0, &opts, &mut ())
@@ -54,6 +87,7 @@ fn engine_benches(c: &mut Criterion) {
     // 160 req/s overloads 8 reference replicas (the queue grows all hour);
     // 112 req/s is the same engine at a sustainable load (ρ ≈ 0.9).
     bench_case(c, "reference_112rps_8replicas_1h_sustainable", 112.0, 8);
+    bench_scenario(c, "autoscaled_bursty_107rps_1h", autoscaled("1h"));
 }
 
 criterion_group!(engine, engine_benches);

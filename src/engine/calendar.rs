@@ -76,6 +76,18 @@ impl<E> Calendar<E> {
         self.next_seq += 1;
     }
 
+    /// Allocates a tie-break sequence number for an event kept elsewhere
+    /// (see `Timers`), so it orders with calendar events as if scheduled here.
+    pub fn take_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq - 1
+    }
+
+    /// (time, class, sequence) of the earliest event.
+    pub fn peek_key(&self) -> Option<(Seconds, u8, u64)> {
+        self.heap.peek().map(|s| (s.time, s.class, s.seq))
+    }
+
     /// Removes and returns the earliest event.
     pub fn pop(&mut self) -> Option<(Seconds, E)> {
         self.heap.pop().map(|s| (s.time, s.event))

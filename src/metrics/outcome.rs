@@ -56,6 +56,8 @@ pub struct PoolOutcome {
     pub gpu_hours: f64,
     /// Time-weighted live replicas over the horizon.
     pub mean_replicas: f64,
+    /// Replica-hours ready to serve (exposure to spot interruptions).
+    pub ready_hours: f64,
     pub peak_replicas: f64,
     pub cold_starts: f64,
     pub interruptions: f64,
@@ -176,6 +178,7 @@ impl Outcome {
                 ("cost_usd", p.cost_usd),
                 ("gpu_hours", p.gpu_hours),
                 ("mean_replicas", p.mean_replicas),
+                ("ready_hours", p.ready_hours),
                 ("peak_replicas", p.peak_replicas),
                 ("cold_starts", p.cold_starts),
                 ("interruptions", p.interruptions),

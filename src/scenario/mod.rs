@@ -293,6 +293,9 @@ pub struct Autoscale {
 pub struct Pool {
     pub name: String,
     pub kind: PoolKind,
+    /// The engine of this pool's replicas (the scenario's, or with the
+    /// pool's own GPU / tensor parallelism).
+    pub engine: Engine,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

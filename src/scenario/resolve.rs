@@ -785,8 +785,8 @@ impl Resolver<'_, '_, '_> {
         Ok(m)
     }
 
-    fn gpu(&mut self, raw: Option<RawPresetRef<RawGpu>>) -> R<GpuSpec> {
-        const F: &str = "engine.gpu";
+    fn gpu(&mut self, field: &str, raw: Option<RawPresetRef<RawGpu>>) -> R<GpuSpec> {
+        let f = field;
         let raw = match raw {
             None => RawGpu {
                 preset: Some("h100-sxm".into()),
@@ -801,9 +801,9 @@ impl Resolver<'_, '_, '_> {
         let mut g = match &raw.preset {
             Some(key) => {
                 let field = if raw.memory_gb.is_none() {
-                    F.to_string()
+                    f.to_string()
                 } else {
-                    format!("{F}.preset")
+                    format!("{f}.preset")
                 };
                 presets::gpu(key).ok_or_else(|| {
                     self.invalid(
@@ -822,7 +822,7 @@ impl Resolver<'_, '_, '_> {
                 ] {
                     if v.is_none() {
                         return Err(self.missing(
-                            &format!("{F}.{k}"),
+                            &format!("{f}.{k}"),
                             "a custom GPU (no preset) needs memory_gb, hbm_tb_s and bf16_tflops",
                         ));
                     }
@@ -844,7 +844,7 @@ impl Resolver<'_, '_, '_> {
         };
         let pos = Allowed::POSITIVE;
         let set = |r: &mut Self, v: &Option<RawNum>, k: &str, a: Allowed| -> R<Option<f64>> {
-            r.plain(&format!("{F}.{k}"), v.as_ref(), a)
+            r.plain(&format!("{f}.{k}"), v.as_ref(), a)
         };
         if let Some(x) = set(self, &raw.memory_gb, "memory_gb", pos)? {
             g.memory_gb = x;
@@ -902,7 +902,7 @@ impl Resolver<'_, '_, '_> {
             step_time: None,
         });
         let model = self.model(raw.model)?;
-        let gpu = self.gpu(raw.gpu)?;
+        let gpu = self.gpu("engine.gpu", raw.gpu)?;
         let precision = match raw.precision.as_deref() {
             None => Precision::Fp8,
             Some(p) => Precision::parse(p).ok_or_else(|| {
@@ -927,6 +927,7 @@ impl Resolver<'_, '_, '_> {
                 ));
             }
         };
+        let tp_written = raw.tensor_parallel.is_some();
         let tp_allowed = Allowed {
             max: 64.0,
             ..Allowed::POSITIVE_COUNT
@@ -1087,27 +1088,43 @@ impl Resolver<'_, '_, '_> {
             router,
             step_time,
         };
-        // The weights must fit whenever the capacity is derived or the roofline needs it.
+        let field = if tp_written {
+            format!("{F}.tensor_parallel")
+        } else {
+            format!("{F}.model")
+        };
+        self.check_weights_fit(&engine, &field)?;
+        Ok(engine)
+    }
+
+    /// The weights must fit whenever the KV capacity is derived or the
+    /// roofline needs them; the error points at `field`.
+    fn check_weights_fit(&self, engine: &Engine, field: &str) -> R<()> {
         let needs_fit = engine.kv_capacity_tokens.is_none()
             || matches!(engine.step_time, StepTime::Roofline { .. });
-        if needs_fit {
-            let medians = self.uncertain.medians();
-            let figures = EngineFigures::new(&engine, &medians);
-            if figures.kv_capacity_tokens_derived < 1.0 {
-                let field = if matches!(&engine.tensor_parallel, Param::Fixed(_)) {
-                    format!("{F}.tensor_parallel")
-                } else {
-                    format!("{F}.model")
-                };
-                return Err(self.invalid(
-                    &field,
-                    figures.tensor_parallel,
-                    format!("enough GPUs for the weights: {} at {} needs {:.1} GB of weights, but {} x {} x {:.2} memory utilization leaves {:.1} GB", engine.model.name, engine.precision.name(), figures.weight_bytes / 1e9, figures.tensor_parallel, engine.gpu.key, figures.gpu_memory_utilization, figures.usable_memory_bytes / 1e9),
-                    Some("Raise tensor_parallel, pick a larger GPU, or a lower precision.".into()),
-                ));
-            }
+        if !needs_fit {
+            return Ok(());
         }
-        Ok(engine)
+        let medians = self.uncertain.medians();
+        let figures = EngineFigures::new(engine, &medians);
+        if figures.kv_capacity_tokens_derived < 1.0 {
+            return Err(self.invalid(
+                field,
+                figures.tensor_parallel,
+                format!(
+                    "enough GPUs for the weights: {} at {} needs {:.1} GB of weights, but {} x {} x {:.2} memory utilization leaves {:.1} GB",
+                    engine.model.name,
+                    engine.precision.name(),
+                    figures.weight_bytes / 1e9,
+                    figures.tensor_parallel,
+                    engine.gpu.key,
+                    figures.gpu_memory_utilization,
+                    figures.usable_memory_bytes / 1e9
+                ),
+                Some("Raise tensor_parallel, pick a larger GPU, or a lower precision.".into()),
+            ));
+        }
+        Ok(())
     }
 
     fn check_lengths_fit(&self, w: &Workload, e: &Engine) -> R<()> {
@@ -1289,13 +1306,43 @@ impl Resolver<'_, '_, '_> {
         }
     }
 
-    fn pool(&mut self, f: &str, raw: RawPool, engine: &Engine) -> R<Pool> {
+    /// The engine of a pool's replicas: the scenario's, with the pool's own
+    /// GPU and tensor parallelism if it gives them; the weights must fit.
+    fn pool_engine(&mut self, f: &str, raw: &mut RawPool, engine: &Engine) -> R<Engine> {
+        let (gpu, tp) = raw.take_hardware();
+        let mut e = engine.clone();
+        let gpu_given = gpu.is_some();
+        if let Some(g) = gpu {
+            e.gpu = self.gpu(&format!("{f}.gpu"), Some(g))?;
+        }
+        let tp_given = tp.is_some();
+        if let Some(tp) = tp {
+            let allowed = Allowed {
+                max: 64.0,
+                ..Allowed::POSITIVE_COUNT
+            };
+            e.tensor_parallel = self.num(&format!("{f}.tensor_parallel"), &tp, allowed)?;
+        }
+        if gpu_given || tp_given {
+            let field = if tp_given {
+                format!("{f}.tensor_parallel")
+            } else {
+                format!("{f}.gpu")
+            };
+            self.check_weights_fit(&e, &field)?;
+        }
+        Ok(e)
+    }
+
+    fn pool(&mut self, f: &str, mut raw: RawPool, engine: &Engine) -> R<Pool> {
         let nn = Allowed::NON_NEGATIVE;
+        let engine = &self.pool_engine(f, &mut raw, engine)?;
         let (name, kind) = match raw {
             RawPool::Reserved {
                 name,
                 replicas,
                 price_per_gpu_hour,
+                ..
             } => (
                 name,
                 PoolKind::Reserved {
@@ -1321,6 +1368,7 @@ impl Resolver<'_, '_, '_> {
                 pue,
                 usd_per_kwh,
                 ops_per_gpu_hour,
+                ..
             } => {
                 let tdp = engine.gpu.tdp_watts;
                 (
@@ -1383,6 +1431,7 @@ impl Resolver<'_, '_, '_> {
                 load_time,
                 min_billed,
                 billing,
+                ..
             } => {
                 let (min_replicas, max_replicas) =
                     self.min_max(f, min_replicas.as_ref(), &max_replicas)?;
@@ -1423,6 +1472,7 @@ impl Resolver<'_, '_, '_> {
                 billing,
                 interruptions_per_hour,
                 notice,
+                ..
             } => {
                 let (min_replicas, max_replicas) =
                     self.min_max(f, min_replicas.as_ref(), &max_replicas)?;
@@ -1474,6 +1524,7 @@ impl Resolver<'_, '_, '_> {
                 load_gb_per_s,
                 idle_timeout,
                 bill_cold_start,
+                ..
             } => {
                 let (min_replicas, max_replicas) =
                     self.min_max(f, min_replicas.as_ref(), &max_replicas)?;
@@ -1531,6 +1582,7 @@ impl Resolver<'_, '_, '_> {
         Ok(Pool {
             name: name.unwrap_or_else(|| kind.kind_name().to_string()),
             kind,
+            engine: engine.clone(),
         })
     }
 }

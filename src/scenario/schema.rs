@@ -230,11 +230,19 @@ pub struct RawStrategy {
 pub enum RawPool {
     Reserved {
         name: Option<String>,
+        /// This pool's GPU, if not the engine's.
+        gpu: Option<RawPresetRef<RawGpu>>,
+        /// This pool's GPUs per replica, if not the engine's.
+        tensor_parallel: Option<RawNum>,
         replicas: RawNum,
         price_per_gpu_hour: RawNum,
     },
     Owned {
         name: Option<String>,
+        /// This pool's GPU, if not the engine's.
+        gpu: Option<RawPresetRef<RawGpu>>,
+        /// This pool's GPUs per replica, if not the engine's.
+        tensor_parallel: Option<RawNum>,
         replicas: RawNum,
         capex_per_gpu: RawNum,
         amortization: RawDur,
@@ -246,6 +254,10 @@ pub enum RawPool {
     },
     OnDemand {
         name: Option<String>,
+        /// This pool's GPU, if not the engine's.
+        gpu: Option<RawPresetRef<RawGpu>>,
+        /// This pool's GPUs per replica, if not the engine's.
+        tensor_parallel: Option<RawNum>,
         min_replicas: Option<RawNum>,
         max_replicas: RawNum,
         price_per_gpu_hour: RawNum,
@@ -256,6 +268,10 @@ pub enum RawPool {
     },
     Spot {
         name: Option<String>,
+        /// This pool's GPU, if not the engine's.
+        gpu: Option<RawPresetRef<RawGpu>>,
+        /// This pool's GPUs per replica, if not the engine's.
+        tensor_parallel: Option<RawNum>,
         min_replicas: Option<RawNum>,
         max_replicas: RawNum,
         price_per_gpu_hour: RawNum,
@@ -268,6 +284,10 @@ pub enum RawPool {
     },
     Serverless {
         name: Option<String>,
+        /// This pool's GPU, if not the engine's.
+        gpu: Option<RawPresetRef<RawGpu>>,
+        /// This pool's GPUs per replica, if not the engine's.
+        tensor_parallel: Option<RawNum>,
         min_replicas: Option<RawNum>,
         max_replicas: RawNum,
         price_per_gpu_second: Option<RawNum>,
@@ -278,6 +298,39 @@ pub enum RawPool {
         idle_timeout: Option<RawDur>,
         bill_cold_start: Option<bool>,
     },
+}
+
+impl RawPool {
+    /// Takes the pool's hardware overrides (GPU, tensor parallelism) out.
+    pub fn take_hardware(&mut self) -> (Option<RawPresetRef<RawGpu>>, Option<RawNum>) {
+        match self {
+            RawPool::Reserved {
+                gpu,
+                tensor_parallel,
+                ..
+            }
+            | RawPool::Owned {
+                gpu,
+                tensor_parallel,
+                ..
+            }
+            | RawPool::OnDemand {
+                gpu,
+                tensor_parallel,
+                ..
+            }
+            | RawPool::Spot {
+                gpu,
+                tensor_parallel,
+                ..
+            }
+            | RawPool::Serverless {
+                gpu,
+                tensor_parallel,
+                ..
+            } => (gpu.take(), tensor_parallel.take()),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

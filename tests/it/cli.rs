@@ -340,3 +340,58 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+fn with_pools(pools: &str) -> String {
+    format!("name = \"bad\"\n[workload]\n{POISSON}\n[[strategy]]\n{pools}\n")
+}
+
+#[test]
+fn fleet_mistakes_are_refused() {
+    let err = rejected(&with_pools("pools = []"), &[]);
+    assert!(
+        err.contains("strategy[0].pools")
+            && err.contains("overflow = \"api\"")
+            && err.contains("line 5"),
+        "{err}"
+    );
+    let err = rejected(
+        &with_pools(
+            "pools = [ { kind = \"on_demand\", min_replicas = 4, max_replicas = 2, price_per_gpu_hour = 2.0 } ]",
+        ),
+        &[],
+    );
+    assert!(
+        err.contains("min_replicas")
+            && err.contains("at most max_replicas (2)")
+            && err.contains("line 5"),
+        "{err}"
+    );
+    let err = rejected(
+        &with_pools("pools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = -2.0 } ]"),
+        &[],
+    );
+    assert!(
+        err.contains("price_per_gpu_hour") && err.contains("-2") && err.contains(">= 0"),
+        "{err}"
+    );
+    let err = rejected(
+        &with_pools(
+            "pools = [ { kind = \"serverless\", max_replicas = 2, price_per_gpu_second = 0.001, gpu = \"l4\", tensor_parallel = 1 } ]",
+        ),
+        &[],
+    );
+    assert!(
+        err.contains("strategy[0].pools[0].tensor_parallel")
+            && err.contains("weights")
+            && err.contains("l4"),
+        "{err}"
+    );
+    let err = rejected(
+        &with_pools("pools = [ { kind = \"preemptible\", replicas = 1 } ]"),
+        &[],
+    );
+    assert!(
+        err.contains("preemptible") && err.contains("spot") && err.contains("serverless"),
+        "{err}"
+    );
+}

@@ -4,6 +4,7 @@ mod common;
 
 mod cli;
 mod engine;
+mod fleet;
 mod hand_traces;
 mod queueing;
 mod roofline;
