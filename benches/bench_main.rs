@@ -5,4 +5,7 @@ use criterion::criterion_main;
 
 mod benchmarks;
 
-criterion_main!(benchmarks::engine::engine);
+criterion_main!(
+    benchmarks::engine::engine,
+    benchmarks::montecarlo::montecarlo
+);

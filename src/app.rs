@@ -9,15 +9,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{Cli, Command, RunArgs};
+use crate::cli::{Cli, Command, MergeArgs, RunArgs};
+use fleetsim::montecarlo::shard::{Part, ShardSpec, fingerprint};
 use fleetsim::montecarlo::{self, Progress};
 use fleetsim::output::csv::{RequestCsv, replications_csv};
 use fleetsim::output::json::summary_json;
-use fleetsim::output::{OutputDir, table};
+use fleetsim::output::{OutputDir, table, write_atomically};
 use fleetsim::scenario::{self, DEFAULT_SCENARIO, Scenario, ScenarioError, presets};
 use fleetsim::serving::EngineFigures;
 use fleetsim::simulation::{SimOptions, simulate};
-use fleetsim::summary::RunSummary;
+use fleetsim::summary::{Precision, RunMeta, RunSummary};
 
 /// Why a command failed, which decides the exit code.
 #[derive(Debug)]
@@ -47,6 +48,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
         None => run(RunArgs::default()),
         Some(Command::Run(args)) => run(args),
         Some(Command::Check { scenario }) => check(&scenario),
+        Some(Command::Merge(args)) => merge(args),
         Some(Command::Presets) => {
             print!("{}", presets_text());
             Ok(())
@@ -56,12 +58,18 @@ pub fn main_with(cli: Cli) -> Result<()> {
 
 /// Reads and validates a scenario file (or the embedded default).
 pub fn load_scenario(path: Option<&Path>) -> Result<Scenario> {
+    load_scenario_text(path).map(|(s, _)| s)
+}
+
+/// The scenario and the text it was read from.
+fn load_scenario_text(path: Option<&Path>) -> Result<(Scenario, String)> {
     match path {
-        None => Ok(scenario::parse(
-            DEFAULT_SCENARIO,
-            "<embedded default scenario>",
-            &mut |p| Err(format!("the embedded scenario cannot read files ({p})")),
-        )?),
+        None => {
+            let s = scenario::parse(DEFAULT_SCENARIO, "<embedded default scenario>", &mut |p| {
+                Err(format!("the embedded scenario cannot read files ({p})"))
+            })?;
+            Ok((s, DEFAULT_SCENARIO.to_string()))
+        }
         Some(path) => {
             let text = fs::read_to_string(path).map_err(|e| {
                 Failure::Input(format!("cannot read scenario {}: {e}", path.display()))
@@ -71,11 +79,8 @@ pub fn load_scenario(path: Option<&Path>) -> Result<Scenario> {
                 let p = base.join(rel);
                 fs::read(&p).map_err(|e| format!("{e} (looked for {})", p.display()))
             };
-            Ok(scenario::parse(
-                &text,
-                &path.display().to_string(),
-                &mut loader,
-            )?)
+            let s = scenario::parse(&text, &path.display().to_string(), &mut loader)?;
+            Ok((s, text))
         }
     }
 }
@@ -149,7 +154,7 @@ fn progress_bar(quiet: bool) -> Bar {
 }
 
 fn run(args: RunArgs) -> Result<()> {
-    let mut scenario = load_scenario(args.scenario.as_deref())?;
+    let (mut scenario, text) = load_scenario_text(args.scenario.as_deref())?;
     if let Some(first) = scenario.search.first() {
         return Err(Failure::Input(format!(
             "`{}` is a search space ({:?}); `fleetsim run` needs one value per field (search spaces are for `fleetsim size`)",
@@ -172,6 +177,32 @@ fn run(args: RunArgs) -> Result<()> {
             "--threads 0 is not allowed: expected an integer >= 1".into(),
         ));
     }
+    let shard = args
+        .shard
+        .as_deref()
+        .map(ShardSpec::parse)
+        .transpose()
+        .map_err(Failure::Input)?;
+    if let Some(p) = args.until_precision
+        && !(p > 0.0 && p < 1.0)
+    {
+        return Err(Failure::Input(format!(
+            "--until-precision {p} is not allowed: expected a fraction between 0 and 1, e.g. 0.01"
+        )));
+    }
+    if args.max_replications == Some(0) {
+        return Err(Failure::Input(
+            "--max-replications 0 is not allowed: expected an integer >= 1".into(),
+        ));
+    }
+    if shard.is_some() && args.until_precision.is_some() {
+        return Err(Failure::Input("--shard and --until-precision do not combine: a precision target needs every replication in one place; shard a fixed --replications count instead".into()));
+    }
+    if shard.is_some() && args.requests_out.is_some() {
+        return Err(Failure::Input(
+            "--requests-out is not available with --shard; use it on an unsharded run".into(),
+        ));
+    }
     let requests_strategy = match &args.requests_strategy {
         None => 0,
         Some(name) => scenario.strategies.iter().position(|s| &s.name == name).ok_or_else(|| {
@@ -183,37 +214,175 @@ fn run(args: RunArgs) -> Result<()> {
     };
     let seed = scenario.montecarlo.seed;
     let n = scenario.montecarlo.replications;
-    check_draws(&scenario, seed, n)?;
+    let cap = args.max_replications.unwrap_or(10_000).max(n);
+    check_draws(
+        &scenario,
+        seed,
+        if args.until_precision.is_some() {
+            cap
+        } else {
+            n
+        },
+    )?;
+    let meta = RunMeta::of(&scenario, seed);
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
         .context("cannot start worker threads")?;
     let bar = progress_bar(args.quiet);
-    bar.start(n);
-    let indices: Vec<u64> = (0..n).collect();
     let options = SimOptions::default();
-    let batch = pool.install(|| montecarlo::run_batch(&scenario, seed, &indices, &options, &bar));
-    bar.finish();
-    let summary = RunSummary::build(&scenario, seed, &batch.replications);
+    let run_indices = |indices: &[u64]| {
+        pool.install(|| montecarlo::run_batch(&scenario, seed, indices, &options, &bar))
+    };
 
+    if let Some(shard) = shard {
+        let indices = shard.indices(n);
+        bar.start(indices.len() as u64);
+        let batch = run_indices(&indices);
+        bar.finish();
+        let fp = run_fingerprint(&text, seed, n);
+        let part = Part::new(fp, meta, n, shard, &batch);
+        let dir = args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("outputs").join(&scenario.name).join("parts"));
+        let path = dir.join(format!("part-{}-of-{}.json", shard.k, shard.n));
+        write_atomically(&path, &part.to_bytes())?;
+        if !args.quiet {
+            println!(
+                "Shard {}/{}: {} of {} replications. Wrote {}",
+                shard.k,
+                shard.n,
+                batch.replications.len(),
+                n,
+                path.display()
+            );
+            println!(
+                "When every shard is done: fleetsim merge {}/part-*-of-{}.json --out {}",
+                dir.display(),
+                shard.n,
+                PathBuf::from("outputs").join(&scenario.name).display()
+            );
+        }
+        return Ok(());
+    }
+
+    let (batch, precision) = match args.until_precision {
+        None => {
+            bar.start(n);
+            (run_indices(&(0..n).collect::<Vec<_>>()), None)
+        }
+        Some(target) => {
+            // Deterministic batches (never depending on the thread count):
+            // the scenario's replications, then that many more (at least 10)
+            // until the target or the cap.
+            let step = n.max(10);
+            let mut batch = montecarlo::Batch::default();
+            let mut done = 0;
+            let mut next = n.max(2);
+            loop {
+                bar.start(next);
+                batch.extend(run_indices(&(done..next).collect::<Vec<_>>()));
+                done = next;
+                let achieved =
+                    RunSummary::build(&meta, &batch.replications).cost_relative_half_width();
+                if achieved <= target || done >= cap {
+                    break (
+                        batch,
+                        Some(Precision {
+                            target_relative_half_width: target,
+                            achieved_relative_half_width: achieved,
+                            reached: achieved <= target,
+                        }),
+                    );
+                }
+                next = (done + step).min(cap);
+            }
+        }
+    };
+    bar.finish();
+    let mut summary = RunSummary::build(&meta, &batch.replications);
+    summary.precision = precision;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("outputs").join(&scenario.name));
-    let dir = OutputDir::new(&out)?;
-    dir.add("summary.json", &summary_json(&summary))?;
-    dir.add(
-        "replications.csv",
-        &replications_csv(&scenario, &batch.replications),
-    )?;
-    if let Some(path) = &args.requests_out {
-        write_requests(&scenario, requests_strategy, seed, path)?;
-    }
-    let written = dir.commit()?;
+    let written = write_results(&out, &meta, &summary, &batch, || {
+        if let Some(path) = &args.requests_out {
+            write_requests(&scenario, requests_strategy, seed, path)?;
+        }
+        Ok(())
+    })?;
     if !args.quiet {
         print!("{}", table::render(&summary));
+        if let Some(p) = &summary.precision {
+            println!(
+                "\nPrecision: 95% CI half-width of mean total cost {:.2}% of the mean (target {:.2}%) after {} replications: {}",
+                p.achieved_relative_half_width * 100.0,
+                p.target_relative_half_width * 100.0,
+                summary.replications,
+                if p.reached {
+                    "reached"
+                } else {
+                    "NOT reached (raise --max-replications)"
+                }
+            );
+        }
         println!("\nWrote {}", written.display());
+    }
+    Ok(())
+}
+
+/// What a run's results depend on, to refuse merging parts of different runs.
+fn run_fingerprint(text: &str, seed: u64, replications: u64) -> String {
+    fingerprint(&[
+        text.as_bytes(),
+        &seed.to_le_bytes(),
+        &replications.to_le_bytes(),
+        env!("CARGO_PKG_VERSION").as_bytes(),
+    ])
+}
+
+/// Writes every result file of a run into `out`, swapped in whole. `extra`
+/// runs before the swap (a failure there leaves `out` untouched).
+fn write_results(
+    out: &Path,
+    meta: &RunMeta,
+    summary: &RunSummary,
+    batch: &montecarlo::Batch,
+    extra: impl FnOnce() -> Result<()>,
+) -> Result<PathBuf> {
+    let dir = OutputDir::new(out)?;
+    dir.add("summary.json", &summary_json(summary))?;
+    dir.add(
+        "replications.csv",
+        &replications_csv(meta, &batch.replications),
+    )?;
+    extra()?;
+    Ok(dir.commit()?)
+}
+
+fn merge(args: MergeArgs) -> Result<()> {
+    let mut parts = Vec::new();
+    for p in &args.parts {
+        let bytes = fs::read(p)
+            .map_err(|e| Failure::Input(format!("cannot read part {}: {e}", p.display())))?;
+        parts.push(
+            Part::from_bytes(&bytes)
+                .map_err(|e| Failure::Input(format!("{}: {e}", p.display())))?,
+        );
+    }
+    let (meta, _, batch) = montecarlo::shard::merge(&parts).map_err(Failure::Input)?;
+    let summary = RunSummary::build(&meta, &batch.replications);
+    let written = write_results(&args.out, &meta, &summary, &batch, || Ok(()))?;
+    if !args.quiet {
+        print!("{}", table::render(&summary));
+        println!(
+            "\nMerged {} parts. Wrote {}",
+            parts.len(),
+            written.display()
+        );
     }
     Ok(())
 }

@@ -27,6 +27,21 @@ pub enum Command {
     },
     /// List the GPU and model presets with the public source of each figure
     Presets,
+    /// Combine the part files of a sharded run (`run --shard K/N`) into outputs
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// Part files written by `fleetsim run --shard K/N`
+    #[arg(required = true)]
+    pub parts: Vec<PathBuf>,
+    /// Output directory for the merged results
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print nothing but errors
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -54,4 +69,14 @@ pub struct RunArgs {
     /// Strategy whose requests --requests-out writes (default: the first)
     #[arg(long, value_name = "NAME")]
     pub requests_strategy: Option<String>,
+    /// Run only shard K of N (replications i with i mod N = K-1) and write a part file
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Add replications in batches until the 95% CI half-width of mean total
+    /// cost is within this fraction of the mean (e.g. 0.01), for every strategy
+    #[arg(long, value_name = "FRACTION")]
+    pub until_precision: Option<f64>,
+    /// Cap on replications for --until-precision (default 10000)
+    #[arg(long, value_name = "N")]
+    pub max_replications: Option<u64>,
 }

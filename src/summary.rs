@@ -7,9 +7,40 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use serde::Deserialize;
+
 use crate::montecarlo::Replication;
 use crate::scenario::Scenario;
 use crate::stats::{PairedDifference, Summary, cvar, paired_difference, prob_less, spearman};
+
+/// What a summary needs to know about the run besides the replications:
+/// enough to merge shards without the scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    pub scenario: String,
+    pub seed: u64,
+    pub horizon_s: f64,
+    pub strategies: Vec<String>,
+    /// Uncertain inputs: (field path, distribution as written).
+    pub inputs: Vec<(String, String)>,
+}
+
+impl RunMeta {
+    pub fn of(scenario: &Scenario, seed: u64) -> RunMeta {
+        RunMeta {
+            scenario: scenario.name.clone(),
+            seed,
+            horizon_s: scenario.horizon_s,
+            strategies: scenario.strategies.iter().map(|s| s.name.clone()).collect(),
+            inputs: scenario
+                .uncertain
+                .inputs
+                .iter()
+                .map(|i| (i.name.clone(), i.dist.to_string()))
+                .collect(),
+        }
+    }
+}
 
 /// `summary.json`.
 #[derive(Debug, Clone, Serialize)]
@@ -101,8 +132,8 @@ pub fn column(reps: &[Replication], s: usize, name: &str) -> Vec<f64> {
 }
 
 impl RunSummary {
-    pub fn build(scenario: &Scenario, seed: u64, reps: &[Replication]) -> RunSummary {
-        let n_strategies = scenario.strategies.len();
+    pub fn build(meta: &RunMeta, reps: &[Replication]) -> RunSummary {
+        let n_strategies = meta.strategies.len();
         let strategies = (0..n_strategies)
             .map(|s| {
                 let names: Vec<String> = reps
@@ -140,28 +171,27 @@ impl RunSummary {
                     let base_slo = column(reps, 0, "slo_attainment");
                     let slo = column(reps, s, "slo_attainment");
                     Comparison {
-                        baseline: scenario.strategies[0].name.clone(),
+                        baseline: meta.strategies[0].clone(),
                         cost_difference_usd: paired_difference(&base_cost, &cost),
                         slo_attainment_difference: paired_difference(&base_slo, &slo),
                         prob_cheaper: prob_less(&cost, &base_cost),
                         prob_slo_at_least_as_good: 1.0 - prob_less(&slo, &base_slo),
                     }
                 });
-                let sensitivity = scenario
-                    .uncertain
+                let sensitivity = meta
                     .inputs
                     .iter()
                     .enumerate()
-                    .map(|(k, input)| {
+                    .map(|(k, (name, _))| {
                         let xs: Vec<f64> = reps.iter().map(|r| r.draws.values[k]).collect();
                         Sensitivity {
-                            input: input.name.clone(),
+                            input: name.clone(),
                             spearman_total_cost: spearman(&xs, &cost),
                         }
                     })
                     .collect();
                 StrategySummary {
-                    name: scenario.strategies[s].name.clone(),
+                    name: meta.strategies[s].clone(),
                     metrics,
                     risk: Risk {
                         prob_cheaper_than_api: prob_less(&cost, &api),
@@ -173,22 +203,21 @@ impl RunSummary {
                 }
             })
             .collect();
-        let uncertain_inputs = scenario
-            .uncertain
+        let uncertain_inputs = meta
             .inputs
             .iter()
             .enumerate()
-            .map(|(k, input)| InputSummary {
-                name: input.name.clone(),
-                distribution: input.dist.to_string(),
+            .map(|(k, (name, dist))| InputSummary {
+                name: name.clone(),
+                distribution: dist.clone(),
                 draws: Summary::of(&reps.iter().map(|r| r.draws.values[k]).collect::<Vec<_>>()),
             })
             .collect();
         RunSummary {
-            scenario: scenario.name.clone(),
-            seed,
+            scenario: meta.scenario.clone(),
+            seed: meta.seed,
             replications: reps.len() as u64,
-            horizon_s: scenario.horizon_s,
+            horizon_s: meta.horizon_s,
             strategies,
             uncertain_inputs,
             precision: None,

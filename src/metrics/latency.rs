@@ -1,8 +1,10 @@
-//! A bounded-memory, mergeable latency histogram (HDR, 3 significant digits)
-//! plus an exact integer-nanosecond sum for the mean.
+//! A bounded-memory, mergeable latency histogram (HDR, 2 significant digits:
+//! quantiles within 1%) plus an exact integer-nanosecond sum for the mean.
 //!
-//! Memory is fixed (~220 KB) whatever the number of requests; merging is
-//! integer addition, so merged results do not depend on merge order.
+//! Memory is fixed (~28 KB) whatever the number of requests; merging is
+//! integer addition, so merged results do not depend on merge order. Three
+//! digits (~220 KB each, four per strategy) cost 7% of single-thread speed
+//! and most of the two-thread speed-up through cache pressure.
 
 use hdrhistogram::Histogram;
 
@@ -25,7 +27,7 @@ impl Default for LatencyHistogram {
 impl LatencyHistogram {
     pub fn new() -> Self {
         LatencyHistogram {
-            hist: Histogram::new_with_bounds(1, MAX_US, 3).expect("valid histogram bounds"),
+            hist: Histogram::new_with_bounds(1, MAX_US, 2).expect("valid histogram bounds"),
             sum_ns: 0,
             count: 0,
         }
@@ -54,7 +56,7 @@ impl LatencyHistogram {
         }
     }
 
-    /// The `q` quantile (0..=1) in seconds, within 0.1%; NaN when empty.
+    /// The `q` quantile (0..=1) in seconds, within 1%; NaN when empty.
     pub fn quantile(&self, q: f64) -> f64 {
         if self.count == 0 {
             f64::NAN
@@ -68,6 +70,38 @@ impl LatencyHistogram {
         self.hist.add(&other.hist).expect("same bounds");
         self.sum_ns += other.sum_ns;
         self.count += other.count;
+    }
+
+    /// The exact content as plain numbers: (bucket value µs, count) pairs,
+    /// the nanosecond sum (as two halves) and the count. For shard files.
+    pub fn to_parts(&self) -> (Vec<(u64, u64)>, [u64; 2], u64) {
+        let buckets = self
+            .hist
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect();
+        (
+            (buckets),
+            [(self.sum_ns >> 64) as u64, self.sum_ns as u64],
+            self.count,
+        )
+    }
+
+    /// Rebuilds a histogram from [`to_parts`](Self::to_parts).
+    pub fn from_parts(
+        buckets: &[(u64, u64)],
+        sum_ns: [u64; 2],
+        count: u64,
+    ) -> Result<Self, String> {
+        let mut h = LatencyHistogram::new();
+        for &(value, n) in buckets {
+            h.hist
+                .record_n(value.min(MAX_US), n)
+                .map_err(|e| format!("bad histogram bucket {value}: {e:?}"))?;
+        }
+        h.sum_ns = ((sum_ns[0] as u128) << 64) | sum_ns[1] as u128;
+        h.count = count;
+        Ok(h)
     }
 
     /// (latency s, cumulative fraction) points for plotting a CDF.
@@ -97,9 +131,9 @@ mod tests {
         }
         assert!((h.mean() - 0.5005).abs() < 1e-12);
         let p50 = h.quantile(0.5);
-        assert!((p50 - 0.5).abs() / 0.5 < 2e-3, "{p50}");
+        assert!((p50 - 0.5).abs() / 0.5 < 1e-2, "{p50}");
         let p99 = h.quantile(0.99);
-        assert!((p99 - 0.99).abs() / 0.99 < 2e-3, "{p99}");
+        assert!((p99 - 0.99).abs() / 0.99 < 1e-2, "{p99}");
     }
 
     #[test]
@@ -116,6 +150,19 @@ mod tests {
         assert_eq!(ab.mean(), ba.mean());
         assert_eq!(ab.quantile(0.5), ba.quantile(0.5));
         assert_eq!(ab.count(), 3);
+    }
+
+    #[test]
+    fn parts_round_trip_exactly() {
+        let mut h = LatencyHistogram::new();
+        for i in 0..5000 {
+            h.record((i as f64).sqrt() * 0.0137);
+        }
+        let (b, s, n) = h.to_parts();
+        let back = LatencyHistogram::from_parts(&b, s, n).unwrap();
+        assert_eq!(back.to_parts(), (b, s, n));
+        assert_eq!(back.quantile(0.99), h.quantile(0.99));
+        assert_eq!(back.mean(), h.mean());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! count or sharding.
 
 pub mod progress;
+pub mod shard;
 
 pub use progress::{NoProgress, Progress};
 

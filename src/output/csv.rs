@@ -5,7 +5,7 @@ use std::io::Write;
 
 use crate::metrics::RequestRecord;
 use crate::montecarlo::Replication;
-use crate::scenario::Scenario;
+use crate::summary::RunMeta;
 
 /// Shortest round-trip form; empty for undefined values.
 fn num(x: f64) -> String {
@@ -31,23 +31,17 @@ pub fn metric_columns(reps: &[Replication]) -> Vec<String> {
     cols
 }
 
-pub fn replications_csv(scenario: &Scenario, reps: &[Replication]) -> Vec<u8> {
+pub fn replications_csv(meta: &RunMeta, reps: &[Replication]) -> Vec<u8> {
     let cols = metric_columns(reps);
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["replication".to_string(), "strategy".to_string()];
-    header.extend(
-        scenario
-            .uncertain
-            .inputs
-            .iter()
-            .map(|i| format!("input:{}", i.name)),
-    );
+    header.extend(meta.inputs.iter().map(|(name, _)| format!("input:{name}")));
     header.extend(cols.iter().cloned());
     w.write_record(&header).expect("in-memory write");
     for r in reps {
         for (s, o) in r.outcomes.iter().enumerate() {
             let metrics = o.metrics();
-            let mut row = vec![r.index.to_string(), scenario.strategies[s].name.clone()];
+            let mut row = vec![r.index.to_string(), meta.strategies[s].clone()];
             row.extend(r.draws.values.iter().map(|v| num(*v)));
             for c in &cols {
                 row.push(

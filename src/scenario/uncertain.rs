@@ -445,18 +445,26 @@ impl Allowed {
     /// Brings a drawn value into range (rounding integer fields).
     fn clamp(&self, v: f64) -> f64 {
         let v = if self.integer { v.round() } else { v };
-        let tiny: f64 = if self.integer { 1.0 } else { 1e-12 };
-        let lo = if self.min_inclusive {
+        // An open bound is approached by a step of 1 for integers, else by a
+        // relative nudge; infinite bounds stay infinite.
+        let nudge = |b: f64| {
+            if self.integer {
+                1.0
+            } else {
+                (b.abs() * 1e-12).max(1e-12)
+            }
+        };
+        let lo = if self.min_inclusive || !self.min.is_finite() {
             self.min
         } else {
-            self.min + tiny.max(self.min.abs() * 1e-12)
+            self.min + nudge(self.min)
         };
-        let hi = if self.max_inclusive {
+        let hi = if self.max_inclusive || !self.max.is_finite() {
             self.max
         } else {
-            self.max - tiny.max(self.max.abs() * 1e-12)
+            self.max - nudge(self.max)
         };
-        v.clamp(lo, hi)
+        v.clamp(lo, hi.max(lo))
     }
 }
 
@@ -723,6 +731,32 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn medians_and_clamps_work_for_every_kind_of_range() {
+        let ranges = [
+            Allowed::NON_NEGATIVE,
+            Allowed::POSITIVE,
+            Allowed::FRACTION,
+            Allowed::PROBABILITY,
+            Allowed::COUNT,
+            Allowed::POSITIVE_COUNT,
+            Allowed::between(0.05, 50.0),
+            Allowed::at_least(1.0),
+        ];
+        for a in ranges {
+            for v in [-1e9, -1.0, 0.0, 0.5, 1.0, 7.3, 1e12, f64::INFINITY] {
+                let c = a.clamp(v);
+                assert!(c.is_finite() || v.is_infinite(), "{a:?} clamps {v} to {c}");
+                if c.is_finite() {
+                    assert!(
+                        a.contains(c) || !a.integer && a.contains_support(c),
+                        "{a:?}: {v} -> {c}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -35,7 +35,10 @@ pub fn run_toml(text: &str, n: u64) -> (Scenario, Batch, RunSummary) {
         &SimOptions::default(),
         &NoProgress,
     );
-    let summary = RunSummary::build(&s, s.montecarlo.seed, &batch.replications);
+    let summary = RunSummary::build(
+        &fleetsim::summary::RunMeta::of(&s, s.montecarlo.seed),
+        &batch.replications,
+    );
     (s, batch, summary)
 }
 

@@ -320,3 +320,28 @@ fn the_autoscaler_stays_within_each_pools_bounds() {
         assert!(o.by_name("cold_starts").unwrap() >= 2.0);
     }
 }
+
+#[test]
+fn a_warm_serverless_minimum_avoids_the_first_cold_start() {
+    // One warm replica from t = 0 serves the hourly requests without cold
+    // starts and bills the whole horizon; it is never released below the floor.
+    let text = format!(
+        "name = \"warm\"\nhorizon = \"2h\"\n[workload]\narrivals = {{ process = \"trace\", requests = [[10.0, 1, 5], [3610.0, 1, 5]] }}\n{}\n[[strategy]]\npools = [ {{ kind = \"serverless\", min_replicas = 1, max_replicas = 2, price_per_gpu_second = 0.001, cold_start = 30, idle_timeout = \"5m\" }} ]\n",
+        engine(1)
+    );
+    let (_, batch, _) = run_toml(&text, 1);
+    let o = &batch.replications[0].outcomes[0];
+    assert_eq!(o.by_name("cold_starts"), Some(0.0));
+    close(
+        o.by_name("ttft_mean_s").unwrap(),
+        1.0,
+        1e-9,
+        "no cold start in TTFT",
+    );
+    close(
+        o.by_name("total_cost_usd").unwrap(),
+        7200.0 * 0.001,
+        1e-9,
+        "the warm replica bills the horizon",
+    );
+}

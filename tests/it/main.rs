@@ -6,6 +6,7 @@ mod cli;
 mod engine;
 mod fleet;
 mod hand_traces;
+mod montecarlo;
 mod queueing;
 mod roofline;
 mod workloads;

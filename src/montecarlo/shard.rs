@@ -1,0 +1,335 @@
+//! Running a run's replications on many machines: `--shard K/N` computes
+//! replication indices i with i mod N = K − 1 and writes a part file;
+//! `merge` combines parts into exactly what the unsharded run produces.
+//!
+//! Part files store every float as its bit pattern, so nothing is lost in
+//! text and the merged summary is byte-identical to the unsharded one.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Batch, Replication};
+use crate::metrics::{LatencyHistogram, Outcome, PoolOutcome};
+use crate::scenario::Draws;
+use crate::simulation::Latencies;
+use crate::summary::RunMeta;
+
+/// Shard K of N (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardSpec {
+    pub k: u64,
+    pub n: u64,
+}
+
+impl ShardSpec {
+    /// Parses "K/N" with 1 ≤ K ≤ N.
+    pub fn parse(text: &str) -> Result<ShardSpec, String> {
+        let bad = || {
+            format!("--shard \"{text}\" is not allowed: expected K/N with 1 <= K <= N, e.g. 3/8")
+        };
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let k: u64 = k.trim().parse().map_err(|_| bad())?;
+        let n: u64 = n.trim().parse().map_err(|_| bad())?;
+        if k == 0 || n == 0 || k > n {
+            return Err(bad());
+        }
+        Ok(ShardSpec { k, n })
+    }
+
+    /// This shard's replication indices among `0..total`.
+    pub fn indices(&self, total: u64) -> Vec<u64> {
+        (self.k - 1..total).step_by(self.n as usize).collect()
+    }
+}
+
+/// 64-bit FNV-1a, to fingerprint what a run depends on.
+pub fn fingerprint(parts: &[&[u8]]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.iter().chain(&[0xff]) {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct PoolBits {
+    name: String,
+    kind: String,
+    values: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct OutcomeBits {
+    values: Vec<u64>,
+    pools: Vec<PoolBits>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ReplicationBits {
+    index: u64,
+    draws: Vec<u64>,
+    outcomes: Vec<OutcomeBits>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct HistogramBits {
+    buckets: Vec<(u64, u64)>,
+    sum_ns: [u64; 2],
+    count: u64,
+}
+
+/// A shard's result file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    format: String,
+    /// Hash of the scenario text, seed and replication count.
+    pub fingerprint: String,
+    pub meta: RunMeta,
+    pub total_replications: u64,
+    pub shard: ShardSpec,
+    replications: Vec<ReplicationBits>,
+    /// Per strategy: queue wait, TTFT, TPOT, E2E.
+    latencies: Vec<[HistogramBits; 4]>,
+}
+
+const FORMAT: &str = "fleetsim-part/1";
+
+fn bits(xs: &[f64]) -> Vec<u64> {
+    xs.iter().map(|x| x.to_bits()).collect()
+}
+
+fn unbits(xs: &[u64]) -> Vec<f64> {
+    xs.iter().map(|x| f64::from_bits(*x)).collect()
+}
+
+fn hist_bits(h: &LatencyHistogram) -> HistogramBits {
+    let (buckets, sum_ns, count) = h.to_parts();
+    HistogramBits {
+        buckets,
+        sum_ns,
+        count,
+    }
+}
+
+fn pool_values(p: &PoolOutcome) -> [f64; 7] {
+    [
+        p.cost_usd,
+        p.gpu_hours,
+        p.mean_replicas,
+        p.ready_hours,
+        p.peak_replicas,
+        p.cold_starts,
+        p.interruptions,
+    ]
+}
+
+impl Part {
+    pub fn new(
+        fingerprint: String,
+        meta: RunMeta,
+        total: u64,
+        shard: ShardSpec,
+        batch: &Batch,
+    ) -> Part {
+        Part {
+            format: FORMAT.into(),
+            fingerprint,
+            meta,
+            total_replications: total,
+            shard,
+            replications: batch
+                .replications
+                .iter()
+                .map(|r| ReplicationBits {
+                    index: r.index,
+                    draws: bits(&r.draws.values),
+                    outcomes: r
+                        .outcomes
+                        .iter()
+                        .map(|o| OutcomeBits {
+                            values: bits(&o.values),
+                            pools: o
+                                .pools
+                                .iter()
+                                .map(|p| PoolBits {
+                                    name: p.name.clone(),
+                                    kind: p.kind.to_string(),
+                                    values: bits(&pool_values(p)),
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            latencies: batch
+                .latencies
+                .iter()
+                .map(|l| {
+                    [
+                        hist_bits(&l.queue_wait),
+                        hist_bits(&l.ttft),
+                        hist_bits(&l.tpot),
+                        hist_bits(&l.e2e),
+                    ]
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a part always serializes")
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Part, String> {
+        let part: Part =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a fleetsim part file: {e}"))?;
+        if part.format != FORMAT {
+            return Err(format!(
+                "part format \"{}\" is not \"{FORMAT}\"",
+                part.format
+            ));
+        }
+        Ok(part)
+    }
+
+    fn batch(&self) -> Result<Batch, String> {
+        let kind = |k: &str| -> &'static str {
+            ["reserved", "owned", "on_demand", "spot", "serverless"]
+                .into_iter()
+                .find(|x| *x == k)
+                .unwrap_or("unknown")
+        };
+        let replications = self
+            .replications
+            .iter()
+            .map(|r| Replication {
+                index: r.index,
+                draws: Draws {
+                    values: unbits(&r.draws),
+                },
+                outcomes: r
+                    .outcomes
+                    .iter()
+                    .map(|o| Outcome {
+                        values: unbits(&o.values),
+                        pools: o
+                            .pools
+                            .iter()
+                            .map(|p| {
+                                let v = unbits(&p.values);
+                                PoolOutcome {
+                                    name: p.name.clone(),
+                                    kind: kind(&p.kind),
+                                    cost_usd: v[0],
+                                    gpu_hours: v[1],
+                                    mean_replicas: v[2],
+                                    ready_hours: v[3],
+                                    peak_replicas: v[4],
+                                    cold_starts: v[5],
+                                    interruptions: v[6],
+                                }
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let h = |b: &HistogramBits| LatencyHistogram::from_parts(&b.buckets, b.sum_ns, b.count);
+        let latencies = self
+            .latencies
+            .iter()
+            .map(|[q, t, p, e]| {
+                Ok(Latencies {
+                    queue_wait: h(q)?,
+                    ttft: h(t)?,
+                    tpot: h(p)?,
+                    e2e: h(e)?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Batch {
+            replications,
+            latencies,
+        })
+    }
+}
+
+/// Combines the parts of one run. Every shard 1..N must be there once, all
+/// from the same scenario, seed and replication count.
+pub fn merge(parts: &[Part]) -> Result<(RunMeta, u64, Batch), String> {
+    let first = parts.first().ok_or("no part files given")?;
+    for p in parts {
+        if p.fingerprint != first.fingerprint
+            || p.meta != first.meta
+            || p.total_replications != first.total_replications
+        {
+            return Err(format!(
+                "parts come from different runs: shard {}/{} is of scenario \"{}\" (seed {}, {} replications, fingerprint {}) but shard {}/{} of \"{}\" (seed {}, {} replications, fingerprint {})",
+                first.shard.k,
+                first.shard.n,
+                first.meta.scenario,
+                first.meta.seed,
+                first.total_replications,
+                first.fingerprint,
+                p.shard.k,
+                p.shard.n,
+                p.meta.scenario,
+                p.meta.seed,
+                p.total_replications,
+                p.fingerprint
+            ));
+        }
+        if p.shard.n != first.shard.n {
+            return Err(format!(
+                "parts were cut differently: {}/{} and {}/{}",
+                first.shard.k, first.shard.n, p.shard.k, p.shard.n
+            ));
+        }
+    }
+    let n = first.shard.n;
+    let mut seen = vec![false; n as usize];
+    for p in parts {
+        if std::mem::replace(&mut seen[(p.shard.k - 1) as usize], true) {
+            return Err(format!("shard {}/{} is given twice", p.shard.k, n));
+        }
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(format!("shard {}/{n} is missing", missing + 1));
+    }
+    let mut sorted: Vec<&Part> = parts.iter().collect();
+    sorted.sort_by_key(|p| p.shard.k);
+    let mut batch = Batch::default();
+    for p in sorted {
+        batch.extend(p.batch()?);
+    }
+    batch.replications.sort_by_key(|r| r.index);
+    if batch.replications.len() as u64 != first.total_replications {
+        return Err(format!(
+            "the parts hold {} replications, expected {}",
+            batch.replications.len(),
+            first.total_replications
+        ));
+    }
+    Ok((first.meta.clone(), first.total_replications, batch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_specs() {
+        assert_eq!(ShardSpec::parse("3/8"), Ok(ShardSpec { k: 3, n: 8 }));
+        assert!(ShardSpec::parse("3/2").is_err());
+        assert!(ShardSpec::parse("0/2").is_err());
+        assert!(ShardSpec::parse("two").is_err());
+        let all: Vec<u64> = (1..=3)
+            .flat_map(|k| ShardSpec { k, n: 3 }.indices(10))
+            .collect();
+        let mut sorted = all.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..10).collect::<Vec<_>>());
+    }
+}
