@@ -298,7 +298,7 @@ fn until_precision_adds_replications_until_the_target() {
     assert_eq!(p["reached"], true);
     assert!(p["achieved_relative_half_width"].as_f64().unwrap() <= 0.02);
     let n = s["replications"].as_u64().unwrap();
-    assert!(n > 10 && n % 10 == 0, "batches of 10: {n}");
+    assert!(n > 10 && n.is_multiple_of(10), "batches of 10: {n}");
     for st in s["strategies"].as_array().unwrap() {
         let m = &st["metrics"]["total_cost_usd"];
         let half = (m["ci95_high"].as_f64().unwrap() - m["ci95_low"].as_f64().unwrap()) / 2.0;
