@@ -13,8 +13,11 @@ use crate::cli::{Cli, Command, MergeArgs, RunArgs};
 use fleetsim::montecarlo::shard::{Part, ShardSpec, fingerprint};
 use fleetsim::montecarlo::{self, Progress};
 use fleetsim::output::csv::{RequestCsv, replications_csv};
+use fleetsim::output::html::report_html;
 use fleetsim::output::json::summary_json;
 use fleetsim::output::{OutputDir, table, write_atomically};
+use fleetsim::plot;
+use fleetsim::report::{self, ReportData};
 use fleetsim::scenario::{self, DEFAULT_SCENARIO, Scenario, ScenarioError, presets};
 use fleetsim::serving::EngineFigures;
 use fleetsim::simulation::{SimOptions, simulate};
@@ -242,7 +245,8 @@ fn run(args: RunArgs) -> Result<()> {
         let batch = run_indices(&indices);
         bar.finish();
         let fp = run_fingerprint(&text, seed, n);
-        let part = Part::new(fp, meta, n, shard, &batch);
+        let series = (shard.k == 1).then(|| report::sample_timeseries(&scenario, seed));
+        let part = Part::new(fp, meta, n, shard, &batch, text.clone(), series);
         let dir = args
             .out
             .clone()
@@ -308,7 +312,9 @@ fn run(args: RunArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("outputs").join(&scenario.name));
-    let written = write_results(&out, &meta, &summary, &batch, || {
+    let series = report::sample_timeseries(&scenario, seed);
+    let data = ReportData::build(&meta, &summary, &batch, series, &text);
+    let written = write_results(&out, &data, &batch, || {
         if let Some(path) = &args.requests_out {
             write_requests(&scenario, requests_strategy, seed, path)?;
         }
@@ -344,21 +350,27 @@ fn run_fingerprint(text: &str, seed: u64, replications: u64) -> String {
     ])
 }
 
-/// Writes every result file of a run into `out`, swapped in whole. `extra`
-/// runs before the swap (a failure there leaves `out` untouched).
+/// Writes every result file of a run into `out`, swapped in whole:
+/// summary, replications, charts (SVG and PNG) and the HTML report.
+/// `extra` runs before the swap (a failure there leaves `out` untouched).
 fn write_results(
     out: &Path,
-    meta: &RunMeta,
-    summary: &RunSummary,
+    data: &ReportData,
     batch: &montecarlo::Batch,
     extra: impl FnOnce() -> Result<()>,
 ) -> Result<PathBuf> {
+    let figures = plot::report_figures(data).map_err(|e| Failure::Runtime(anyhow!(e)))?;
     let dir = OutputDir::new(out)?;
-    dir.add("summary.json", &summary_json(summary))?;
+    dir.add("summary.json", &summary_json(&data.summary))?;
     dir.add(
         "replications.csv",
-        &replications_csv(meta, &batch.replications),
+        &replications_csv(&data.meta, &batch.replications),
     )?;
+    for f in &figures {
+        dir.add(&format!("{}.svg", f.name), f.svg.as_bytes())?;
+        dir.add(&format!("{}.png", f.name), &f.png)?;
+    }
+    dir.add("report.html", &report_html(data, &figures))?;
     extra()?;
     Ok(dir.commit()?)
 }
@@ -373,9 +385,16 @@ fn merge(args: MergeArgs) -> Result<()> {
                 .map_err(|e| Failure::Input(format!("{}: {e}", p.display())))?,
         );
     }
-    let (meta, _, batch) = montecarlo::shard::merge(&parts).map_err(Failure::Input)?;
-    let summary = RunSummary::build(&meta, &batch.replications);
-    let written = write_results(&args.out, &meta, &summary, &batch, || Ok(()))?;
+    let merged = montecarlo::shard::merge(&parts).map_err(Failure::Input)?;
+    let summary = RunSummary::build(&merged.meta, &merged.batch.replications);
+    let data = ReportData::build(
+        &merged.meta,
+        &summary,
+        &merged.batch,
+        merged.timeseries,
+        &merged.scenario_text,
+    );
+    let written = write_results(&args.out, &data, &merged.batch, || Ok(()))?;
     if !args.quiet {
         print!("{}", table::render(&summary));
         println!(

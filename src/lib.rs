@@ -13,6 +13,8 @@ pub mod fleet;
 pub mod metrics;
 pub mod montecarlo;
 pub mod output;
+pub mod plot;
+pub mod report;
 pub mod scenario;
 pub mod serving;
 pub mod simulation;

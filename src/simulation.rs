@@ -65,7 +65,7 @@ pub struct IterationInfo {
 }
 
 /// Fleet state at a sampling instant.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TimeSample {
     pub t_s: Seconds,
     /// Arrivals since the previous sample.

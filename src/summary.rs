@@ -23,6 +23,9 @@ pub struct RunMeta {
     pub strategies: Vec<String>,
     /// Uncertain inputs: (field path, distribution as written).
     pub inputs: Vec<(String, String)>,
+    /// SLO targets (medians if uncertain), for reference lines.
+    pub slo_ttft_s: f64,
+    pub slo_tpot_s: f64,
 }
 
 impl RunMeta {
@@ -38,6 +41,8 @@ impl RunMeta {
                 .iter()
                 .map(|i| (i.name.clone(), i.dist.to_string()))
                 .collect(),
+            slo_ttft_s: scenario.slo.ttft_s.value(&scenario.uncertain.medians()),
+            slo_tpot_s: scenario.slo.tpot_s.value(&scenario.uncertain.medians()),
         }
     }
 }

@@ -81,7 +81,7 @@ pub fn format_duration(s: Seconds) -> String {
         format!("{:.0}ms", s * 1e3)
     } else if a < 120.0 {
         format!("{s:.2}s")
-    } else if a < 2.0 * HOUR_S {
+    } else if a < HOUR_S {
         format!("{:.1}m", s / MINUTE_S)
     } else if a < 2.0 * DAY_S {
         format!("{:.1}h", s / HOUR_S)

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Batch, Replication};
 use crate::metrics::{LatencyHistogram, Outcome, PoolOutcome};
+use crate::report::StrategySeries;
 use crate::scenario::Draws;
 use crate::simulation::Latencies;
 use crate::summary::RunMeta;
@@ -92,6 +93,10 @@ pub struct Part {
     replications: Vec<ReplicationBits>,
     /// Per strategy: queue wait, TTFT, TPOT, E2E.
     latencies: Vec<[HistogramBits; 4]>,
+    /// The scenario as written, for the report.
+    pub scenario_text: String,
+    /// Replication 0's time series (shard 1 holds replication 0).
+    pub timeseries: Option<Vec<StrategySeries>>,
 }
 
 const FORMAT: &str = "fleetsim-part/1";
@@ -132,8 +137,12 @@ impl Part {
         total: u64,
         shard: ShardSpec,
         batch: &Batch,
+        scenario_text: String,
+        timeseries: Option<Vec<StrategySeries>>,
     ) -> Part {
         Part {
+            scenario_text,
+            timeseries,
             format: FORMAT.into(),
             fingerprint,
             meta,
@@ -256,9 +265,18 @@ impl Part {
     }
 }
 
+/// A sharded run put back together.
+pub struct Merged {
+    pub meta: RunMeta,
+    pub total_replications: u64,
+    pub batch: Batch,
+    pub scenario_text: String,
+    pub timeseries: Vec<StrategySeries>,
+}
+
 /// Combines the parts of one run. Every shard 1..N must be there once, all
 /// from the same scenario, seed and replication count.
-pub fn merge(parts: &[Part]) -> Result<(RunMeta, u64, Batch), String> {
+pub fn merge(parts: &[Part]) -> Result<Merged, String> {
     let first = parts.first().ok_or("no part files given")?;
     for p in parts {
         if p.fingerprint != first.fingerprint
@@ -312,7 +330,18 @@ pub fn merge(parts: &[Part]) -> Result<(RunMeta, u64, Batch), String> {
             first.total_replications
         ));
     }
-    Ok((first.meta.clone(), first.total_replications, batch))
+    let timeseries = parts
+        .iter()
+        .find(|p| p.shard.k == 1)
+        .and_then(|p| p.timeseries.clone())
+        .unwrap_or_default();
+    Ok(Merged {
+        meta: first.meta.clone(),
+        total_replications: first.total_replications,
+        batch,
+        scenario_text: first.scenario_text.clone(),
+        timeseries,
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! failed run never leaves a half-written file or directory behind.
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod table;
 

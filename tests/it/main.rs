@@ -8,5 +8,6 @@ mod fleet;
 mod hand_traces;
 mod montecarlo;
 mod queueing;
+mod report;
 mod roofline;
 mod workloads;

@@ -1,0 +1,1 @@
+//! Break-even chart (filled in with fleetsim breakeven).

@@ -1,0 +1,136 @@
+//! Cost per month per strategy: overlaid histograms and CDFs, with the API
+//! baseline's median as a reference line.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{Chart, FONT, color, err, money_label, span};
+use crate::report::ReportData;
+use crate::stats::percentile;
+
+pub struct CostChart<'a> {
+    pub data: &'a ReportData,
+}
+
+impl Chart for CostChart<'_> {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let d = self.data;
+        let (left, right) = area.split_horizontally(area.dim_in_pixel().0 / 2);
+        let all: Vec<f64> = d
+            .cost_per_month
+            .iter()
+            .flatten()
+            .chain(&d.api_per_month)
+            .copied()
+            .filter(|x| x.is_finite())
+            .collect();
+        let lo = all.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = all.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let x = span(lo, hi);
+        let mut api = d.api_per_month.clone();
+        api.sort_by(f64::total_cmp);
+        let api_median = percentile(&api, 0.5);
+
+        // Histograms: shares of replications in 30 equal bins, as step lines.
+        let bins = 30;
+        let width = (x.end - x.start) / bins as f64;
+        let hist: Vec<Vec<f64>> = d
+            .cost_per_month
+            .iter()
+            .map(|xs| {
+                let n = xs.iter().filter(|v| v.is_finite()).count().max(1) as f64;
+                let mut h = vec![0.0; bins];
+                for v in xs.iter().filter(|v| v.is_finite()) {
+                    let b = (((v - x.start) / width) as usize).min(bins - 1);
+                    h[b] += 1.0 / n;
+                }
+                h
+            })
+            .collect();
+        let ymax = hist.iter().flatten().cloned().fold(0.0, f64::max).max(0.05) * 1.1;
+        let mut c = ChartBuilder::on(&left)
+            .caption("Cost per month (histogram)", (FONT, 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(x.clone(), 0.0..ymax)
+            .map_err(err)?;
+        c.configure_mesh()
+            .x_desc("USD per month")
+            .y_desc("share of replications")
+            .x_labels(6)
+            .x_label_formatter(&money_label)
+            .label_style((FONT, 12))
+            .draw()
+            .map_err(err)?;
+        for (i, h) in hist.iter().enumerate() {
+            let mut pts = Vec::with_capacity(2 * bins + 2);
+            for (b, v) in h.iter().enumerate() {
+                let x0 = x.start + b as f64 * width;
+                pts.push((x0, *v));
+                pts.push((x0 + width, *v));
+            }
+            let col = color(i);
+            c.draw_series(LineSeries::new(pts, col.stroke_width(2)))
+                .map_err(err)?
+                .label(d.meta.strategies[i].clone())
+                .legend(move |(a, b)| {
+                    PathElement::new(vec![(a, b), (a + 18, b)], col.stroke_width(3))
+                });
+        }
+        if api_median.is_finite() {
+            c.draw_series(LineSeries::new(
+                vec![(api_median, 0.0), (api_median, ymax)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(err)?
+            .label("API baseline (median)")
+            .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 18, b)], BLACK.stroke_width(1)));
+        }
+        c.configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font((FONT, 12))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+
+        // Empirical CDFs.
+        let mut c = ChartBuilder::on(&right)
+            .caption("Cost per month (CDF)", (FONT, 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(x.clone(), 0.0..1.0)
+            .map_err(err)?;
+        c.configure_mesh()
+            .x_desc("USD per month")
+            .y_desc("P(cost <= x)")
+            .x_labels(6)
+            .x_label_formatter(&money_label)
+            .label_style((FONT, 12))
+            .draw()
+            .map_err(err)?;
+        for (i, xs) in d.cost_per_month.iter().enumerate() {
+            let mut v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+            v.sort_by(f64::total_cmp);
+            let n = v.len() as f64;
+            let mut pts = vec![(x.start, 0.0)];
+            for (k, val) in v.iter().enumerate() {
+                pts.push((*val, k as f64 / n));
+                pts.push((*val, (k + 1) as f64 / n));
+            }
+            pts.push((x.end, 1.0));
+            c.draw_series(LineSeries::new(pts, color(i).stroke_width(2)))
+                .map_err(err)?;
+        }
+        if api_median.is_finite() {
+            c.draw_series(LineSeries::new(
+                vec![(api_median, 0.0), (api_median, 1.0)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(err)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! Sizing chart (filled in with fleetsim size).

@@ -1,0 +1,153 @@
+//! What the charts and `report.html` show, assembled from a run's results.
+//!
+//! Pure data: plots and the HTML exporter read a [`ReportData`] and compute
+//! nothing themselves. The time series come from re-simulating replication
+//! 0 of each strategy with sampling on (same seed, same result).
+
+use serde::{Deserialize, Serialize};
+
+use crate::montecarlo::{Batch, draws_for};
+use crate::scenario::Scenario;
+use crate::simulation::{Observer, SimOptions, TimeSample, simulate};
+use crate::summary::{RunMeta, RunSummary, column};
+use crate::units::MONTH_S;
+
+/// Points of a chart's time series, one strategy of replication 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategySeries {
+    pub strategy: String,
+    pub pools: Vec<String>,
+    pub interval_s: f64,
+    pub samples: Vec<TimeSample>,
+}
+
+#[derive(Default)]
+struct Sampler(Vec<TimeSample>);
+
+impl Observer for Sampler {
+    fn on_sample(&mut self, s: &TimeSample) {
+        self.0.push(s.clone());
+    }
+}
+
+/// Samples replication 0 of every strategy about 240 times over the horizon.
+pub fn sample_timeseries(scenario: &Scenario, seed: u64) -> Vec<StrategySeries> {
+    let interval_s = (scenario.horizon_s / 240.0).max(1.0);
+    let draws = draws_for(scenario, seed, 0);
+    let options = SimOptions {
+        sample_interval_s: Some(interval_s),
+        ..SimOptions::default()
+    };
+    scenario
+        .strategies
+        .iter()
+        .enumerate()
+        .map(|(s, st)| {
+            let mut sampler = Sampler::default();
+            simulate(scenario, s, &draws, seed, 0, &options, &mut sampler);
+            StrategySeries {
+                strategy: st.name.clone(),
+                pools: st.pools.iter().map(|p| p.name.clone()).collect(),
+                interval_s,
+                samples: sampler.0,
+            }
+        })
+        .collect()
+}
+
+/// Everything a report shows.
+#[derive(Debug, Clone)]
+pub struct ReportData {
+    pub meta: RunMeta,
+    pub summary: RunSummary,
+    pub scenario_text: String,
+    /// Per strategy: total cost per month in each replication.
+    pub cost_per_month: Vec<Vec<f64>>,
+    /// API baseline per month in each replication.
+    pub api_per_month: Vec<f64>,
+    /// Per strategy: (latency s, cumulative share) over all replications.
+    pub ttft_cdf: Vec<Vec<(f64, f64)>>,
+    pub tpot_cdf: Vec<Vec<(f64, f64)>>,
+    /// Per strategy: (pool or "API overflow", mean cost per month).
+    pub cost_breakdown: Vec<Vec<(String, f64)>>,
+    pub timeseries: Vec<StrategySeries>,
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    let v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+impl ReportData {
+    pub fn build(
+        meta: &RunMeta,
+        summary: &RunSummary,
+        batch: &Batch,
+        timeseries: Vec<StrategySeries>,
+        scenario_text: &str,
+    ) -> ReportData {
+        let reps = &batch.replications;
+        let per_month = MONTH_S / meta.horizon_s;
+        let n = meta.strategies.len();
+        let cost_per_month = (0..n)
+            .map(|s| column(reps, s, "cost_per_month_usd"))
+            .collect();
+        let api_per_month = column(reps, 0, "api_baseline_cost_usd")
+            .iter()
+            .map(|x| x * per_month)
+            .collect();
+        let cdf = |f: &dyn Fn(usize) -> Vec<(f64, f64)>| (0..n).map(f).collect::<Vec<_>>();
+        let ttft_cdf = cdf(&|s| {
+            batch
+                .latencies
+                .get(s)
+                .map_or_else(Vec::new, |l| l.ttft.cdf_points(200))
+        });
+        let tpot_cdf = cdf(&|s| {
+            batch
+                .latencies
+                .get(s)
+                .map_or_else(Vec::new, |l| l.tpot.cdf_points(200))
+        });
+        let cost_breakdown = (0..n)
+            .map(|s| {
+                let mut parts: Vec<(String, f64)> = reps
+                    .first()
+                    .map(|r| {
+                        r.outcomes[s]
+                            .pools
+                            .iter()
+                            .map(|p| p.name.clone())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|pool| {
+                        let c = column(reps, s, &format!("pool.{pool}.cost_usd"));
+                        (pool, mean(&c) * per_month)
+                    })
+                    .collect();
+                parts.push((
+                    "API overflow".into(),
+                    mean(&column(reps, s, "api_overflow_cost_usd")) * per_month,
+                ));
+                parts
+            })
+            .collect();
+        ReportData {
+            meta: meta.clone(),
+            summary: summary.clone(),
+            scenario_text: scenario_text.to_string(),
+            cost_per_month,
+            api_per_month,
+            ttft_cdf,
+            tpot_cdf,
+            cost_breakdown,
+            timeseries,
+        }
+    }
+}
