@@ -29,6 +29,88 @@ pub enum Command {
     Presets,
     /// Combine the part files of a sharded run (`run --shard K/N`) into outputs
     Merge(MergeArgs),
+    /// Search `{ search = [...] }` fields for the cheapest strategy that meets an SLO target
+    Size(SizeArgs),
+    /// Sweep monthly volume and find where self-hosting breaks even with the API
+    Breakeven(BreakevenArgs),
+    /// Fit roofline efficiencies (mfu, mbu, overhead) to measured throughput
+    Calibrate(CalibrateArgs),
+}
+
+/// Options shared by commands that run replications.
+#[derive(Debug, Args, Clone)]
+pub struct RunOptions {
+    /// Replications per candidate (default: the scenario's, at least 20)
+    #[arg(long)]
+    pub replications: Option<u64>,
+    /// Run seed (overrides [montecarlo] seed)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores); results do not depend on it
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output directory
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print nothing but errors
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SizeArgs {
+    /// Scenario file with `{ search = [...] }` fields
+    pub scenario: PathBuf,
+    /// SLO attainment a replication must reach to count as meeting the SLO
+    #[arg(long, default_value_t = 0.99)]
+    pub slo_target: f64,
+    /// Required share of replications meeting it
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+    /// Refuse searches with more candidates than this
+    #[arg(long, default_value_t = 500)]
+    pub max_candidates: usize,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BreakevenArgs {
+    /// Scenario file
+    pub scenario: PathBuf,
+    /// Smallest demand multiplier of the sweep
+    #[arg(long, default_value_t = 0.1)]
+    pub from: f64,
+    /// Largest demand multiplier of the sweep
+    #[arg(long, default_value_t = 10.0)]
+    pub to: f64,
+    /// Volumes in the sweep (log-spaced)
+    #[arg(long, default_value_t = 9)]
+    pub steps: usize,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CalibrateArgs {
+    /// Take the engine (model, GPU, precision, tensor parallelism) from this scenario
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Model preset (default llama-3.1-70b)
+    #[arg(long)]
+    pub model: Option<String>,
+    /// GPU preset (default h100-sxm)
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// Precision (default fp8)
+    #[arg(long)]
+    pub precision: Option<String>,
+    /// GPUs per replica (default 2)
+    #[arg(long)]
+    pub tp: Option<u32>,
+    /// A measurement: c=CONCURRENCY,isl=PROMPT,osl=OUTPUT,tok_s=OUTPUT_TOKENS_PER_S (repeatable)
+    #[arg(long = "point", value_name = "c=..,isl=..,osl=..,tok_s=..")]
+    pub points: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]

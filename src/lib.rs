@@ -8,6 +8,8 @@
 //!
 //! The core (everything but `output` and the binary) does no I/O.
 
+pub mod breakeven;
+pub mod calibrate;
 pub mod engine;
 pub mod fleet;
 pub mod metrics;
@@ -18,6 +20,7 @@ pub mod report;
 pub mod scenario;
 pub mod serving;
 pub mod simulation;
+pub mod sizing;
 pub mod stats;
 pub mod summary;
 pub mod units;

@@ -1234,6 +1234,10 @@ impl<'a, O: Observer> Sim<'a, O> {
         set(M::Makespan, makespan);
         set(M::MeanInSystem, b.mean_in_system(makespan));
         set(M::MeanSojourn, b.mean_sojourn_s());
+        set(
+            M::ApiBaselinePerMOutput,
+            nan_div(baseline * 1e6, b.arrived_output_tokens as f64),
+        );
         let pools = self
             .pools
             .iter()

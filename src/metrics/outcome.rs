@@ -109,6 +109,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "makespan_s",
     "mean_in_system",
     "mean_sojourn_s",
+    "api_baseline_per_m_output_tokens",
 ];
 
 /// Index of each metric in [`Outcome::values`].
@@ -151,6 +152,7 @@ pub enum M {
     Makespan,
     MeanInSystem,
     MeanSojourn,
+    ApiBaselinePerMOutput,
 }
 
 impl Outcome {

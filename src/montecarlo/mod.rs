@@ -111,3 +111,25 @@ pub fn run_batch(
     batch.replications.sort_by_key(|r| r.index);
     batch
 }
+
+/// Runs one strategy over the given replication indices, in parallel,
+/// returning outcomes in index order (for searches that vary one strategy).
+pub fn run_strategy(
+    scenario: &Scenario,
+    strategy: usize,
+    seed: u64,
+    indices: &[u64],
+    options: &SimOptions,
+    progress: &dyn Progress,
+) -> Vec<Outcome> {
+    indices
+        .par_iter()
+        .map(|&i| {
+            let draws = draws_for(scenario, seed, i);
+            let o =
+                crate::simulation::simulate(scenario, strategy, &draws, seed, i, options, &mut ());
+            progress.advance(1);
+            o
+        })
+        .collect()
+}

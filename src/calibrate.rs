@@ -1,0 +1,382 @@
+//! `fleetsim calibrate`: fit the roofline efficiencies (mfu, mbu, per-step
+//! overhead) to measured throughput, such as "33 tokens/s single stream,
+//! 620 tokens/s at 100 concurrent".
+//!
+//! Each measurement is reproduced by a closed loop on one replica: `c`
+//! requests of ISL/OSL always in flight (a finished request is replaced at
+//! once), started staggered so the batch is not in lockstep; throughput is
+//! output tokens per second after the first wave. The fit minimizes the
+//! mean squared log error with Nelder–Mead over a bounded transform, with a
+//! faint pull toward the defaults so parameters the data cannot identify
+//! (e.g. mfu from single-stream points alone) stay at their defaults.
+
+use crate::scenario::resolve::{DEFAULT_MBU, DEFAULT_MFU, DEFAULT_OVERHEAD_S};
+use crate::scenario::{Draws, Engine, Param, StepTime};
+use crate::serving::{EngineFigures, Replica, ReplicaConfig, RequestTable, StepModel};
+use crate::workload::Request;
+
+/// One published or measured throughput figure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measurement {
+    pub concurrency: u32,
+    pub isl: u32,
+    pub osl: u32,
+    pub tokens_per_s: f64,
+}
+
+impl Measurement {
+    /// Parses `c=100,isl=5000,osl=500,tok_s=920` (commas or spaces).
+    pub fn parse(text: &str) -> Result<Measurement, String> {
+        let mut c = None;
+        let mut isl = None;
+        let mut osl = None;
+        let mut tps = None;
+        for part in text.split([',', ' ']).filter(|p| !p.is_empty()) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("`{part}` is not key=value"))?;
+            let num: f64 = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{v}` is not a number (in `{part}`)"))?;
+            match k.trim() {
+                "c" | "concurrency" => c = Some(num),
+                "isl" => isl = Some(num),
+                "osl" => osl = Some(num),
+                "tok_s" | "tokens_per_s" => tps = Some(num),
+                other => return Err(format!("unknown key `{other}`: use c, isl, osl, tok_s")),
+            }
+        }
+        let int = |v: Option<f64>, name: &str, min: f64| -> Result<u32, String> {
+            let v = v.ok_or_else(|| format!("`{name}` is missing"))?;
+            if v.fract() == 0.0 && v >= min && v <= 1e7 {
+                Ok(v as u32)
+            } else {
+                Err(format!(
+                    "{name} = {v} is not allowed: expected an integer >= {min}"
+                ))
+            }
+        };
+        let m = Measurement {
+            concurrency: int(c, "c", 1.0)?,
+            isl: int(isl, "isl", 1.0)?,
+            osl: int(osl, "osl", 1.0)?,
+            tokens_per_s: tps.ok_or("`tok_s` is missing")?,
+        };
+        if !(m.tokens_per_s.is_finite() && m.tokens_per_s > 0.0) {
+            return Err(format!(
+                "tok_s = {} is not allowed: expected a number > 0",
+                m.tokens_per_s
+            ));
+        }
+        Ok(m)
+    }
+}
+
+/// Roofline efficiencies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Efficiencies {
+    pub mfu: f64,
+    pub mbu: f64,
+    pub overhead_s: f64,
+}
+
+impl Default for Efficiencies {
+    fn default() -> Self {
+        Efficiencies {
+            mfu: DEFAULT_MFU,
+            mbu: DEFAULT_MBU,
+            overhead_s: DEFAULT_OVERHEAD_S,
+        }
+    }
+}
+
+/// The result of a fit, with each measurement's simulated value.
+#[derive(Debug, Clone)]
+pub struct Fit {
+    pub efficiencies: Efficiencies,
+    pub rows: Vec<(Measurement, f64)>,
+    /// Root mean squared relative (log) error.
+    pub rms_log_error: f64,
+}
+
+/// Simulated output tokens/s of one measurement's closed loop.
+pub fn simulate(engine: &Engine, e: Efficiencies, m: &Measurement) -> f64 {
+    let mut engine = engine.clone();
+    engine.step_time = StepTime::Roofline {
+        mfu: Param::Fixed(e.mfu),
+        mbu: Param::Fixed(e.mbu),
+        overhead_s: Param::Fixed(e.overhead_s),
+    };
+    let draws = Draws::default();
+    let step = StepModel::new(&engine, &draws);
+    let figures = EngineFigures::new(&engine, &draws);
+    let c = m.concurrency;
+    let mut replica = Replica::new(ReplicaConfig {
+        max_batch: c,
+        kv_capacity_tokens: figures.kv_capacity_tokens,
+        paged_block_tokens: None,
+        chunk_tokens: None,
+    });
+    let mut table = RequestTable::default();
+    let mut id = 0u64;
+    let mut add = |table: &mut RequestTable, replica: &mut Replica, t: f64, o: u32| {
+        let slot = table.insert(&Request {
+            id,
+            arrival_s: t,
+            prompt_tokens: m.isl,
+            output_tokens: o,
+        });
+        id += 1;
+        replica.enqueue(slot);
+    };
+    // A staggered first wave: request i stops after a share i/c of OSL.
+    for i in 0..c {
+        add(
+            &mut table,
+            &mut replica,
+            0.0,
+            1 + (m.osl as u64 * i as u64 / c as u64) as u32,
+        );
+    }
+    let first_wave = c as u64;
+    let mut done_first = 0u64;
+    let mut now = 0.0;
+    let mut window: Option<(f64, u64)> = None;
+    let mut completed_full = 0u64;
+    let mut done = Vec::new();
+    // Enough full requests after the first wave for a stable average.
+    let target = (4 * c as u64).max(8);
+    while completed_full < target {
+        let Some(end) = replica.start_iteration(now, &mut table, &step) else {
+            break;
+        };
+        now = end;
+        done.clear();
+        replica.finish_iteration(now, &mut table, &mut done);
+        for &slot in &done {
+            let first = table[slot].id < first_wave;
+            table.release(slot);
+            if first {
+                done_first += 1;
+                if done_first == first_wave {
+                    window = Some((now, replica.stats.output_tokens));
+                }
+            } else if window.is_some() {
+                completed_full += 1;
+            }
+            add(&mut table, &mut replica, now, m.osl);
+        }
+    }
+    match window {
+        Some((t0, tokens0)) if now > t0 => {
+            (replica.stats.output_tokens - tokens0) as f64 / (now - t0)
+        }
+        _ => f64::NAN,
+    }
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn logit(p: f64) -> f64 {
+    (p / (1.0 - p)).ln()
+}
+
+const MAX_OVERHEAD_S: f64 = 0.02;
+
+fn from_raw(x: &[f64; 3]) -> Efficiencies {
+    Efficiencies {
+        mfu: 0.02 + 0.98 * sigmoid(x[0]),
+        mbu: 0.02 + 0.98 * sigmoid(x[1]),
+        overhead_s: MAX_OVERHEAD_S * sigmoid(x[2]),
+    }
+}
+
+fn to_raw(e: Efficiencies) -> [f64; 3] {
+    [
+        logit((e.mfu - 0.02) / 0.98),
+        logit((e.mbu - 0.02) / 0.98),
+        logit(e.overhead_s / MAX_OVERHEAD_S),
+    ]
+}
+
+/// Checks that the measurements can be fitted at all.
+pub fn check(points: &[Measurement]) -> Result<(), String> {
+    if points.is_empty() {
+        return Err(
+            "give at least one measured point, e.g. --point c=1,isl=500,osl=2000,tok_s=52.9".into(),
+        );
+    }
+    let single = points
+        .iter()
+        .filter(|p| p.concurrency == 1)
+        .map(|p| p.tokens_per_s)
+        .fold(0.0, f64::max);
+    if let Some(bad) = points
+        .iter()
+        .find(|p| p.concurrency > 1 && p.tokens_per_s < single)
+    {
+        return Err(format!(
+            "cannot be fitted: the aggregate throughput at concurrency {} ({} tok/s) is below the single-stream throughput ({single} tok/s); batching never lowers a replica's total output rate",
+            bad.concurrency, bad.tokens_per_s
+        ));
+    }
+    Ok(())
+}
+
+/// Fits mfu, mbu and overhead to the measurements.
+pub fn fit(engine: &Engine, points: &[Measurement]) -> Result<Fit, String> {
+    check(points)?;
+    if EngineFigures::new(engine, &Draws::default()).kv_capacity_tokens == 0 {
+        return Err("the model's weights do not fit this GPU configuration".into());
+    }
+    let defaults = to_raw(Efficiencies::default());
+    let objective = |x: &[f64; 3]| -> f64 {
+        let e = from_raw(x);
+        let err: f64 = points
+            .iter()
+            .map(|m| {
+                let s = simulate(engine, e, m);
+                if s.is_finite() && s > 0.0 {
+                    (s / m.tokens_per_s).ln().powi(2)
+                } else {
+                    1e3
+                }
+            })
+            .sum::<f64>()
+            / points.len() as f64;
+        let pull: f64 = x.iter().zip(&defaults).map(|(a, b)| (a - b).powi(2)).sum();
+        err + 1e-4 * pull
+    };
+    let starts = [
+        defaults,
+        [defaults[0] + 1.5, defaults[1] - 1.0, defaults[2] - 1.5],
+        [defaults[0] - 1.5, defaults[1] + 1.0, defaults[2] + 1.0],
+    ];
+    let best = starts
+        .iter()
+        .map(|s| nelder_mead(&objective, *s, 0.8, 250))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("three starts");
+    let e = from_raw(&best.0);
+    let rows: Vec<(Measurement, f64)> = points
+        .iter()
+        .map(|m| (*m, simulate(engine, e, m)))
+        .collect();
+    let rms = (rows
+        .iter()
+        .map(|(m, s)| (s / m.tokens_per_s).ln().powi(2))
+        .sum::<f64>()
+        / rows.len() as f64)
+        .sqrt();
+    Ok(Fit {
+        efficiencies: e,
+        rows,
+        rms_log_error: rms,
+    })
+}
+
+/// Nelder–Mead minimization in three dimensions; returns (argmin, min).
+fn nelder_mead(
+    f: &dyn Fn(&[f64; 3]) -> f64,
+    start: [f64; 3],
+    step: f64,
+    iterations: usize,
+) -> ([f64; 3], f64) {
+    let mut simplex: Vec<([f64; 3], f64)> = (0..4)
+        .map(|i| {
+            let mut x = start;
+            if i > 0 {
+                x[i - 1] += step;
+            }
+            (x, f(&x))
+        })
+        .collect();
+    for _ in 0..iterations {
+        simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
+        if (simplex[3].1 - simplex[0].1).abs() < 1e-10 {
+            break;
+        }
+        let mut centroid = [0.0; 3];
+        for (x, _) in &simplex[..3] {
+            for k in 0..3 {
+                centroid[k] += x[k] / 3.0;
+            }
+        }
+        let at = |t: f64| -> [f64; 3] {
+            let w = simplex[3].0;
+            [
+                centroid[0] + t * (w[0] - centroid[0]),
+                centroid[1] + t * (w[1] - centroid[1]),
+                centroid[2] + t * (w[2] - centroid[2]),
+            ]
+        };
+        let r = at(-1.0);
+        let fr = f(&r);
+        if fr < simplex[0].1 {
+            let e = at(-2.0);
+            let fe = f(&e);
+            simplex[3] = if fe < fr { (e, fe) } else { (r, fr) };
+        } else if fr < simplex[2].1 {
+            simplex[3] = (r, fr);
+        } else {
+            let c = at(0.5);
+            let fc = f(&c);
+            if fc < simplex[3].1 {
+                simplex[3] = (c, fc);
+            } else {
+                let best = simplex[0].0;
+                for p in simplex.iter_mut().skip(1) {
+                    for (x, b) in p.0.iter_mut().zip(best) {
+                        *x = b + 0.5 * (*x - b);
+                    }
+                    p.1 = f(&p.0);
+                }
+            }
+        }
+    }
+    simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
+    simplex[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_points() {
+        let m = Measurement::parse("c=100,isl=5000,osl=500,tok_s=920").unwrap();
+        assert_eq!(
+            (m.concurrency, m.isl, m.osl, m.tokens_per_s),
+            (100, 5000, 500, 920.0)
+        );
+        assert!(Measurement::parse("c=0,isl=1,osl=1,tok_s=1").is_err());
+        assert!(Measurement::parse("c=1,isl=1,osl=1").is_err());
+        assert!(Measurement::parse("c=1,isl=1,osl=1,tok_s=-3").is_err());
+    }
+
+    #[test]
+    fn aggregate_below_single_stream_cannot_be_fitted() {
+        let single = Measurement::parse("c=1 isl=100 osl=100 tok_s=50").unwrap();
+        let agg = Measurement::parse("c=64 isl=100 osl=100 tok_s=40").unwrap();
+        assert!(
+            check(&[single, agg])
+                .unwrap_err()
+                .contains("cannot be fitted")
+        );
+        assert!(check(&[]).is_err());
+    }
+
+    #[test]
+    fn nelder_mead_finds_a_quadratic_minimum() {
+        let (x, v) = nelder_mead(
+            &|x: &[f64; 3]| (x[0] - 1.0).powi(2) + (x[1] + 2.0).powi(2) + (x[2] - 0.5).powi(2),
+            [0.0; 3],
+            0.5,
+            500,
+        );
+        assert!(v < 1e-8 && (x[0] - 1.0).abs() < 1e-3 && (x[1] + 2.0).abs() < 1e-3);
+    }
+}

@@ -1,0 +1,208 @@
+//! `fleetsim size`: search `{ search = [...] }` fields for the cheapest
+//! strategy that meets an SLO target with a stated confidence.
+//!
+//! Every candidate runs the same replication indices with the same seed
+//! (common random numbers), so differences between candidates are not
+//! noise. A field under `strategy[i]` varies only strategy i; other search
+//! fields vary every strategy.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::metrics::Outcome;
+use crate::montecarlo::{Progress, run_strategy};
+use crate::scenario::{Scenario, SearchSpace};
+use crate::simulation::SimOptions;
+use crate::stats::{Summary, percentile};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SizingTarget {
+    /// Per-replication SLO attainment that counts as meeting the SLO.
+    pub slo_attainment: f64,
+    /// Required share of replications meeting it.
+    pub confidence: f64,
+}
+
+/// One (strategy, assignment of its search fields) evaluated.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub rank: usize,
+    pub strategy: String,
+    /// Search field → chosen value.
+    pub assignment: Vec<(String, f64)>,
+    pub cost_per_month_mean_usd: f64,
+    pub cost_per_month_p5_usd: f64,
+    pub cost_per_month_p95_usd: f64,
+    pub slo_attainment_mean: f64,
+    /// Share of replications with SLO attainment ≥ the target.
+    pub prob_slo_met: f64,
+    pub meets_target: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SizingResult {
+    pub scenario: String,
+    pub seed: u64,
+    pub replications: u64,
+    pub target: SizingTarget,
+    /// Meeting candidates first, cheapest first; then the rest by P(SLO met).
+    pub candidates: Vec<Candidate>,
+}
+
+impl SizingResult {
+    pub fn best(&self) -> Option<&Candidate> {
+        self.candidates.first().filter(|c| c.meets_target)
+    }
+}
+
+/// The search fields that vary strategy `s`.
+fn fields_for(search: &[SearchSpace], s: usize) -> Vec<&SearchSpace> {
+    let own = format!("strategy[{s}].");
+    search
+        .iter()
+        .filter(|f| !f.field.starts_with("strategy[") || f.field.starts_with(&own))
+        .collect()
+}
+
+/// All combinations of the given fields' values.
+fn combinations(fields: &[&SearchSpace]) -> Vec<Vec<(String, f64)>> {
+    let mut out: Vec<Vec<(String, f64)>> = vec![Vec::new()];
+    for f in fields {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                f.values.iter().map(move |v| {
+                    let mut p = prefix.clone();
+                    p.push((f.field.clone(), *v));
+                    p
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// Builds the scenario with search fields fixed to the given values.
+pub type MakeScenario<'a> = dyn Fn(&HashMap<String, f64>) -> Result<Scenario, String> + 'a;
+
+/// How many simulations a search needs (candidates × replications).
+pub fn candidate_count(base: &Scenario) -> usize {
+    (0..base.strategies.len())
+        .map(|s| combinations(&fields_for(&base.search, s)).len())
+        .sum()
+}
+
+/// Evaluates every candidate. `make` builds the scenario with search fields
+/// fixed to the given values (others at their first value).
+pub fn size(
+    base: &Scenario,
+    make: &MakeScenario,
+    target: SizingTarget,
+    replications: u64,
+    seed: u64,
+    progress: &dyn Progress,
+) -> Result<SizingResult, String> {
+    let indices: Vec<u64> = (0..replications).collect();
+    let options = SimOptions::default();
+    let mut candidates = Vec::new();
+    for s in 0..base.strategies.len() {
+        for assignment in combinations(&fields_for(&base.search, s)) {
+            let choices: HashMap<String, f64> = base
+                .search
+                .iter()
+                .map(|f| (f.field.clone(), f.values[0]))
+                .chain(assignment.iter().cloned())
+                .collect();
+            let scenario = make(&choices)?;
+            let outcomes = run_strategy(&scenario, s, seed, &indices, &options, progress);
+            candidates.push(candidate(
+                &scenario.strategies[s].name,
+                assignment,
+                &outcomes,
+                target,
+            ));
+        }
+    }
+    candidates.sort_by(|a, b| {
+        b.meets_target
+            .cmp(&a.meets_target)
+            .then(if a.meets_target {
+                a.cost_per_month_mean_usd
+                    .total_cmp(&b.cost_per_month_mean_usd)
+            } else {
+                b.prob_slo_met.total_cmp(&a.prob_slo_met)
+            })
+            .then(
+                a.cost_per_month_mean_usd
+                    .total_cmp(&b.cost_per_month_mean_usd),
+            )
+    });
+    for (i, c) in candidates.iter_mut().enumerate() {
+        c.rank = i + 1;
+    }
+    Ok(SizingResult {
+        scenario: base.name.clone(),
+        seed,
+        replications,
+        target,
+        candidates,
+    })
+}
+
+fn candidate(
+    strategy: &str,
+    assignment: Vec<(String, f64)>,
+    outcomes: &[Outcome],
+    target: SizingTarget,
+) -> Candidate {
+    let cost: Vec<f64> = outcomes
+        .iter()
+        .map(|o| o.by_name("cost_per_month_usd").unwrap_or(f64::NAN))
+        .collect();
+    let slo: Vec<f64> = outcomes
+        .iter()
+        .map(|o| o.by_name("slo_attainment").unwrap_or(f64::NAN))
+        .collect();
+    let c = Summary::of(&cost);
+    let mut sorted = cost.clone();
+    sorted.sort_by(f64::total_cmp);
+    let met = slo.iter().filter(|x| **x >= target.slo_attainment).count() as f64
+        / slo.len().max(1) as f64;
+    Candidate {
+        rank: 0,
+        strategy: strategy.to_string(),
+        assignment,
+        cost_per_month_mean_usd: c.mean,
+        cost_per_month_p5_usd: percentile(&sorted, 0.05),
+        cost_per_month_p95_usd: percentile(&sorted, 0.95),
+        slo_attainment_mean: Summary::of(&slo).mean,
+        prob_slo_met: met,
+        meets_target: met >= target.confidence,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combinations_cover_the_product() {
+        let a = SearchSpace {
+            field: "strategy[0].pools[0].replicas".into(),
+            values: vec![1.0, 2.0],
+        };
+        let b = SearchSpace {
+            field: "engine.max_batch".into(),
+            values: vec![8.0, 16.0, 32.0],
+        };
+        let c = SearchSpace {
+            field: "strategy[1].pools[0].max_replicas".into(),
+            values: vec![4.0],
+        };
+        let all = [a, b, c];
+        assert_eq!(combinations(&fields_for(&all, 0)).len(), 6);
+        assert_eq!(combinations(&fields_for(&all, 1)).len(), 3);
+        assert_eq!(combinations(&fields_for(&all, 2)).len(), 3);
+    }
+}
