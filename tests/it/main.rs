@@ -2,6 +2,8 @@
 
 mod common;
 
+mod answers;
+
 mod cli;
 mod engine;
 mod fleet;
