@@ -54,7 +54,7 @@ type Result<T> = std::result::Result<T, Failure>;
 
 pub fn main_with(cli: Cli) -> Result<()> {
     match cli.command {
-        None => run(RunArgs::default()),
+        None => run(cli.run),
         Some(Command::Run(args)) => run(args),
         Some(Command::Check { scenario }) => check(&scenario),
         Some(Command::Merge(args)) => merge(args),

@@ -9,11 +9,15 @@ use clap::{Args, Parser, Subcommand};
     name = "fleetsim",
     version,
     about = "What will serving an LLM really cost? A discrete-event, Monte Carlo capacity and cost simulator for LLM inference fleets.",
-    long_about = None
+    long_about = None,
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Without a command, `fleetsim [SCENARIO] [OPTIONS]` is `fleetsim run`.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
