@@ -600,6 +600,23 @@ fn fraction_arg(name: &str, v: f64) -> Result<()> {
     }
 }
 
+/// Writes an answer command's `<name>.json` and chart into `out`, swapped in whole.
+fn write_answer(
+    out: &Path,
+    name: &str,
+    value: &impl serde::Serialize,
+    fig: &plot::Figure,
+) -> Result<PathBuf> {
+    let dir = OutputDir::new(out)?;
+    let mut json = serde_json::to_vec_pretty(value)
+        .with_context(|| format!("cannot serialize {name}.json"))?;
+    json.push(b'\n');
+    dir.add(&format!("{name}.json"), &json)?;
+    dir.add(&format!("{name}.svg"), fig.svg.as_bytes())?;
+    dir.add(&format!("{name}.png"), &fig.png)?;
+    Ok(dir.commit()?)
+}
+
 fn size(args: SizeArgs) -> Result<()> {
     fraction_arg("slo-target", args.slo_target)?;
     fraction_arg("confidence", args.confidence)?;
@@ -646,13 +663,7 @@ fn size(args: SizeArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("outputs").join(format!("{}-sizing", base.name)));
-    let dir = OutputDir::new(&out)?;
-    let mut json = serde_json::to_vec_pretty(&result).context("cannot serialize sizing.json")?;
-    json.push(b'\n');
-    dir.add("sizing.json", &json)?;
-    dir.add("sizing.svg", fig.svg.as_bytes())?;
-    dir.add("sizing.png", &fig.png)?;
-    let written = dir.commit()?;
+    let written = write_answer(&out, "sizing", &result, &fig)?;
     if !args.run.quiet {
         println!(
             "{}: {} candidates x {} replications; target: SLO attainment >= {} in >= {:.0}% of replications\n",
@@ -743,13 +754,7 @@ fn breakeven(args: BreakevenArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("outputs").join(format!("{}-breakeven", base.name)));
-    let dir = OutputDir::new(&out)?;
-    let mut json = serde_json::to_vec_pretty(&result).context("cannot serialize breakeven.json")?;
-    json.push(b'\n');
-    dir.add("breakeven.json", &json)?;
-    dir.add("breakeven.svg", fig.svg.as_bytes())?;
-    dir.add("breakeven.png", &fig.png)?;
-    let written = dir.commit()?;
+    let written = write_answer(&out, "breakeven", &result, &fig)?;
     if !args.run.quiet {
         println!(
             "{}: {} volumes x {} replications; cost per 1M output tokens, median [p5-p95]\n",

@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Chart, FONT, color, err, money_label};
+use super::{Chart, FONT, color, err, legend, money_label};
 use crate::report::ReportData;
 
 pub struct BreakdownChart<'a> {
@@ -80,13 +80,7 @@ impl Chart for BreakdownChart<'_> {
                 .label(name.to_string())
                 .legend(move |(a, b)| Rectangle::new([(a, b - 5), (a + 14, b + 5)], col.filled()));
         }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 12))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        legend(&mut c, SeriesLabelPosition::UpperRight, 12)?;
         Ok(())
     }
 }

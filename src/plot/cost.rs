@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Chart, FONT, color, err, money_label, span};
+use super::{Chart, FONT, color, err, legend, money_label, span};
 use crate::report::ReportData;
 use crate::stats::percentile;
 
@@ -87,13 +87,7 @@ impl Chart for CostChart<'_> {
             .label("API baseline (median)")
             .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 18, b)], BLACK.stroke_width(1)));
         }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 12))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        legend(&mut c, SeriesLabelPosition::UpperRight, 12)?;
 
         // Empirical CDFs.
         let mut c = ChartBuilder::on(&right)

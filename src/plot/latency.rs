@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Chart, FONT, color, err};
+use super::{Chart, FONT, color, err, legend};
 use crate::report::ReportData;
 use crate::units::format_duration;
 
@@ -62,13 +62,7 @@ fn panel<DB: DrawingBackend>(
         .label("SLO")
         .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 18, b)], BLACK.stroke_width(1)));
     }
-    c.configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font((FONT, 12))
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(err)?;
+    legend(&mut c, SeriesLabelPosition::LowerRight, 12)?;
     Ok(())
 }
 

@@ -202,6 +202,22 @@ pub fn span(lo: f64, hi: f64) -> std::ops::Range<f64> {
     }
 }
 
+/// Draws the series legend in the shared style.
+pub fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, font_size))
+        .position(position)
+        .draw()
+        .map_err(err)
+}
+
 /// Short money labels for axes.
 pub fn money_label(x: &f64) -> String {
     crate::output::table::money(*x)

@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Chart, FONT, color, err, money_label, span};
+use super::{Chart, FONT, color, err, legend, money_label, span};
 use crate::sizing::SizingResult;
 
 pub struct SizingChart<'a> {
@@ -80,13 +80,7 @@ impl Chart for SizingChart<'_> {
             .label("cheapest that meets the target")
             .legend(|(a, b)| Circle::new((a + 8, b), 6, BLACK.stroke_width(2)));
         }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 12))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        legend(&mut c, SeriesLabelPosition::UpperRight, 12)?;
         Ok(())
     }
 }

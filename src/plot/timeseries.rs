@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Chart, FONT, color, err};
+use super::{Chart, FONT, color, err, legend};
 use crate::report::StrategySeries;
 
 pub struct TimeseriesChart<'a> {
@@ -77,13 +77,7 @@ fn panel<DB: DrawingBackend>(
         }
     }
     if lines.len() > 1 {
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 11))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        legend(&mut c, SeriesLabelPosition::UpperRight, 11)?;
     }
     Ok(())
 }
