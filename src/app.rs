@@ -22,7 +22,7 @@ use fleetsim::output::html::report_html;
 use fleetsim::output::json::summary_json;
 use fleetsim::output::{OutputDir, table, write_atomically};
 use fleetsim::plot;
-use fleetsim::report::{self, ReportData};
+use fleetsim::report::ReportData;
 use fleetsim::scenario::{self, DEFAULT_SCENARIO, Scenario, ScenarioError, presets};
 use fleetsim::serving::EngineFigures;
 use fleetsim::simulation::{SimOptions, simulate};
@@ -254,7 +254,7 @@ fn run(args: RunArgs) -> Result<()> {
         let batch = run_indices(&indices);
         bar.finish();
         let fp = run_fingerprint(&text, seed, n);
-        let series = (shard.k == 1).then(|| report::sample_timeseries(&scenario, seed));
+        let series = batch.timeseries.clone();
         let part = Part::new(fp, meta, n, shard, &batch, text.clone(), series);
         let dir = args
             .out
@@ -321,7 +321,7 @@ fn run(args: RunArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("outputs").join(&scenario.name));
-    let series = report::sample_timeseries(&scenario, seed);
+    let series = batch.timeseries.clone().unwrap_or_default();
     let data = ReportData::build(&meta, &summary, &batch, series, &text);
     let written = write_results(&out, &data, &batch, || {
         if let Some(path) = &args.requests_out {

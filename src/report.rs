@@ -1,59 +1,13 @@
 //! What the charts and `report.html` show, assembled from a run's results.
 //!
 //! Pure data: plots and the HTML exporter read a [`ReportData`] and compute
-//! nothing themselves. The time series come from re-simulating replication
-//! 0 of each strategy with sampling on (same seed, same result).
+//! nothing themselves. The time series are replication 0's, sampled while
+//! it ran (see `montecarlo`).
 
-use serde::{Deserialize, Serialize};
-
-use crate::montecarlo::{Batch, draws_for};
-use crate::scenario::Scenario;
-use crate::simulation::{Observer, SimOptions, TimeSample, simulate};
+use crate::montecarlo::Batch;
+pub use crate::montecarlo::StrategySeries;
 use crate::summary::{RunMeta, RunSummary, column};
 use crate::units::MONTH_S;
-
-/// Points of a chart's time series, one strategy of replication 0.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StrategySeries {
-    pub strategy: String,
-    pub pools: Vec<String>,
-    pub interval_s: f64,
-    pub samples: Vec<TimeSample>,
-}
-
-#[derive(Default)]
-struct Sampler(Vec<TimeSample>);
-
-impl Observer for Sampler {
-    fn on_sample(&mut self, s: &TimeSample) {
-        self.0.push(s.clone());
-    }
-}
-
-/// Samples replication 0 of every strategy about 240 times over the horizon.
-pub fn sample_timeseries(scenario: &Scenario, seed: u64) -> Vec<StrategySeries> {
-    let interval_s = (scenario.horizon_s / 240.0).max(1.0);
-    let draws = draws_for(scenario, seed, 0);
-    let options = SimOptions {
-        sample_interval_s: Some(interval_s),
-        ..SimOptions::default()
-    };
-    scenario
-        .strategies
-        .iter()
-        .enumerate()
-        .map(|(s, st)| {
-            let mut sampler = Sampler::default();
-            simulate(scenario, s, &draws, seed, 0, &options, &mut sampler);
-            StrategySeries {
-                strategy: st.name.clone(),
-                pools: st.pools.iter().map(|p| p.name.clone()).collect(),
-                interval_s,
-                samples: sampler.0,
-            }
-        })
-        .collect()
-}
 
 /// Everything a report shows.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use crate::engine::rng::{Stream, stream};
 use crate::metrics::Outcome;
 use crate::scenario::{Draws, Scenario};
-use crate::simulation::{Latencies, SimOptions, simulate_detailed};
+use crate::simulation::{Latencies, Observer, SimOptions, TimeSample, simulate_detailed};
 
 /// One replication: its draws of the uncertain inputs and each strategy's outcome.
 #[derive(Debug, Clone)]
@@ -33,17 +33,68 @@ pub fn draws_for(scenario: &Scenario, seed: u64, index: u64) -> Draws {
         .draw(&mut stream(seed, index, Stream::Params))
 }
 
+/// Points of a chart's time series: one strategy of replication 0.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StrategySeries {
+    pub strategy: String,
+    pub pools: Vec<String>,
+    pub interval_s: f64,
+    pub samples: Vec<TimeSample>,
+}
+
+#[derive(Default)]
+struct Sampler(Vec<TimeSample>);
+
+impl Observer for Sampler {
+    fn on_sample(&mut self, s: &TimeSample) {
+        self.0.push(s.clone());
+    }
+}
+
+/// Replication 0 is sampled about 240 times over the horizon for the
+/// report's time series, in every run, so results never depend on whether
+/// (or on which shard) it ran.
+fn sample_interval_s(scenario: &Scenario) -> f64 {
+    (scenario.horizon_s / 240.0).max(1.0)
+}
+
+/// One replication, its latencies, and (replication 0 only) its time series.
+pub type ReplicationRun = (Replication, Vec<Latencies>, Option<Vec<StrategySeries>>);
+
 /// Runs replication `index`: every strategy on the same traffic.
 pub fn run_replication(
     scenario: &Scenario,
     seed: u64,
     index: u64,
     options: &SimOptions,
-) -> (Replication, Vec<Latencies>) {
+) -> ReplicationRun {
     let draws = draws_for(scenario, seed, index);
-    let (outcomes, latencies) = (0..scenario.strategies.len())
-        .map(|s| simulate_detailed(scenario, s, &draws, seed, index, options, &mut ()))
-        .unzip();
+    let n = scenario.strategies.len();
+    let mut outcomes = Vec::with_capacity(n);
+    let mut latencies = Vec::with_capacity(n);
+    let mut series = Vec::new();
+    for (s, st) in scenario.strategies.iter().enumerate() {
+        let (o, l) = if index == 0 {
+            let interval_s = sample_interval_s(scenario);
+            let sampled = SimOptions {
+                sample_interval_s: Some(interval_s),
+                ..options.clone()
+            };
+            let mut sampler = Sampler::default();
+            let out = simulate_detailed(scenario, s, &draws, seed, index, &sampled, &mut sampler);
+            series.push(StrategySeries {
+                strategy: st.name.clone(),
+                pools: st.pools.iter().map(|p| p.name.clone()).collect(),
+                interval_s,
+                samples: sampler.0,
+            });
+            out
+        } else {
+            simulate_detailed(scenario, s, &draws, seed, index, options, &mut ())
+        };
+        outcomes.push(o);
+        latencies.push(l);
+    }
     (
         Replication {
             index,
@@ -51,20 +102,26 @@ pub fn run_replication(
             outcomes,
         },
         latencies,
+        (index == 0).then_some(series),
     )
 }
 
-/// Replications in index order, plus each strategy's latencies pooled over them.
+/// Replications in index order, each strategy's latencies pooled over them,
+/// and replication 0's time series if it is among them.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub replications: Vec<Replication>,
     pub latencies: Vec<Latencies>,
+    pub timeseries: Option<Vec<StrategySeries>>,
 }
 
 impl Batch {
     /// Appends another batch (indices must follow this one's).
     pub fn extend(&mut self, other: Batch) {
         self.replications.extend(other.replications);
+        if self.timeseries.is_none() {
+            self.timeseries = other.timeseries;
+        }
         if self.latencies.is_empty() {
             self.latencies = other.latencies;
         } else {
@@ -87,12 +144,16 @@ pub fn run_batch(
     let empty = || Batch {
         replications: Vec::new(),
         latencies: vec![Latencies::default(); n_strategies],
+        timeseries: None,
     };
     let mut batch = indices
         .par_iter()
         .fold(empty, |mut acc, &i| {
-            let (rep, lat) = run_replication(scenario, seed, i, options);
+            let (rep, lat, series) = run_replication(scenario, seed, i, options);
             acc.replications.push(rep);
+            if series.is_some() {
+                acc.timeseries = series;
+            }
             for (a, b) in acc.latencies.iter_mut().zip(&lat) {
                 a.merge(b);
             }
@@ -101,6 +162,7 @@ pub fn run_batch(
         })
         .reduce(empty, |mut a, b| {
             a.replications.extend(b.replications);
+            a.timeseries = a.timeseries.or(b.timeseries);
             for (x, y) in a.latencies.iter_mut().zip(&b.latencies) {
                 x.merge(y);
             }

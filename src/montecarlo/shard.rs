@@ -7,9 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, Replication};
+use super::{Batch, Replication, StrategySeries};
 use crate::metrics::{LatencyHistogram, Outcome, PoolOutcome};
-use crate::report::StrategySeries;
 use crate::scenario::Draws;
 use crate::simulation::Latencies;
 use crate::summary::RunMeta;
@@ -261,6 +260,7 @@ impl Part {
         Ok(Batch {
             replications,
             latencies,
+            timeseries: self.timeseries.clone(),
         })
     }
 }
