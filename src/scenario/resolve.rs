@@ -336,7 +336,7 @@ impl Resolver<'_, '_, '_> {
             Allowed::POSITIVE_COUNT,
         )? {
             Some(v) => v as u64,
-            None => 1,
+            None => DEFAULT_REPLICATIONS,
         };
         Ok(Scenario {
             name,
@@ -1594,6 +1594,11 @@ fn hour_allowed() -> Allowed {
         ..Allowed::NON_NEGATIVE
     }
 }
+
+/// Replications when the scenario does not say: enough for percentiles and
+/// confidence intervals to mean something, small enough to run in seconds
+/// on the shipped scenarios.
+pub const DEFAULT_REPLICATIONS: u64 = 100;
 
 /// Default roofline efficiencies; calibration.md §4 takeaways: MBU 0.55–0.75
 /// for optimised engines with the per-step overhead modelled separately
