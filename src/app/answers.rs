@@ -1,0 +1,333 @@
+//! `fleetsim size`, `breakeven` and `calibrate`.
+
+use std::collections::HashMap;
+
+use super::*;
+
+/// A scenario file's text and where relative paths in it resolve.
+pub(super) struct Source {
+    text: String,
+    origin: String,
+    base: PathBuf,
+}
+
+pub(super) fn read_source(path: &Path) -> Result<Source> {
+    let text = fs::read_to_string(path)
+        .map_err(|e| Failure::Input(format!("cannot read scenario {}: {e}", path.display())))?;
+    Ok(Source {
+        text,
+        origin: path.display().to_string(),
+        base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+    })
+}
+
+pub(super) fn parse_source(
+    src: &Source,
+    choices: &HashMap<String, f64>,
+) -> std::result::Result<Scenario, Box<ScenarioError>> {
+    let mut loader = |rel: &str| -> std::result::Result<Vec<u8>, String> {
+        let p = src.base.join(rel);
+        fs::read(&p).map_err(|e| format!("{e} (looked for {})", p.display()))
+    };
+    scenario::parse_with_choices(&src.text, &src.origin, &mut loader, choices)
+}
+
+pub(super) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    if threads == Some(0) {
+        return Err(Failure::Input(
+            "--threads 0 is not allowed: expected an integer >= 1".into(),
+        ));
+    }
+    Ok(rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .context("cannot start worker threads")?)
+}
+
+/// Replications and seed of a search command: at least 20 replications.
+pub(super) fn search_budget(o: &RunOptions, s: &Scenario) -> Result<(u64, u64)> {
+    let n = match o.replications {
+        Some(0) => {
+            return Err(Failure::Input(
+                "--replications 0 is not allowed: expected an integer >= 1".into(),
+            ));
+        }
+        Some(n) => n,
+        None => s.montecarlo.replications.max(20),
+    };
+    Ok((n, o.seed.unwrap_or(s.montecarlo.seed)))
+}
+
+pub(super) fn fraction_arg(name: &str, v: f64) -> Result<()> {
+    if v > 0.0 && v <= 1.0 {
+        Ok(())
+    } else {
+        Err(Failure::Input(format!(
+            "--{name} {v} is not allowed: expected a fraction in (0, 1]"
+        )))
+    }
+}
+
+/// Writes an answer command's `<name>.json` and chart into `out`, swapped in whole.
+pub(super) fn write_answer(
+    out: &Path,
+    name: &str,
+    value: &impl serde::Serialize,
+    fig: &plot::Figure,
+) -> Result<PathBuf> {
+    let dir = OutputDir::new(out)?;
+    let mut json = serde_json::to_vec_pretty(value)
+        .with_context(|| format!("cannot serialize {name}.json"))?;
+    json.push(b'\n');
+    dir.add(&format!("{name}.json"), &json)?;
+    dir.add(&format!("{name}.svg"), fig.svg.as_bytes())?;
+    dir.add(&format!("{name}.png"), &fig.png)?;
+    Ok(dir.commit()?)
+}
+
+pub(super) fn size(args: SizeArgs) -> Result<()> {
+    fraction_arg("slo-target", args.slo_target)?;
+    fraction_arg("confidence", args.confidence)?;
+    let src = read_source(&args.scenario)?;
+    let base = parse_source(&src, &HashMap::new())?;
+    if base.search.is_empty() {
+        return Err(Failure::Input(format!(
+            "{}: nothing to search: write the fields to size as candidate lists, e.g. replicas = {{ search = [1, 2, 3, 4] }}",
+            src.origin
+        )));
+    }
+    let candidates = sizing::candidate_count(&base);
+    if candidates > args.max_candidates {
+        return Err(Failure::Input(format!(
+            "the search has {candidates} candidates (every combination of {} search fields), more than --max-candidates {}; narrow the lists",
+            base.search.len(),
+            args.max_candidates
+        )));
+    }
+    let (n, seed) = search_budget(&args.run, &base)?;
+    let pool = thread_pool(args.run.threads)?;
+    let bar = progress_bar(args.run.quiet);
+    bar.start(candidates as u64 * n);
+    let make =
+        |choices: &HashMap<String, f64>| parse_source(&src, choices).map_err(|e| e.to_string());
+    let target = SizingTarget {
+        slo_attainment: args.slo_target,
+        confidence: args.confidence,
+    };
+    let result = pool
+        .install(|| sizing::size(&base, &make, target, n, seed, &bar))
+        .map_err(Failure::Input)?;
+    bar.finish();
+    let fig = plot::figure(
+        "sizing",
+        "Cost against SLO risk",
+        &plot::sizing::SizingChart { result: &result },
+        plot::WIDTH,
+        560,
+    )
+    .map_err(|e| Failure::Runtime(anyhow!(e)))?;
+    let out = args
+        .run
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("outputs").join(format!("{}-sizing", base.name)));
+    let written = write_answer(&out, "sizing", &result, &fig)?;
+    if !args.run.quiet {
+        println!(
+            "{}: {} candidates x {} replications; target: SLO attainment >= {} in >= {:.0}% of replications\n",
+            base.name,
+            candidates,
+            n,
+            args.slo_target,
+            args.confidence * 100.0
+        );
+        println!(
+            "{:>4}  {:<24}  {:<44}  {:>22}  {:>10}  meets",
+            "rank", "strategy", "assignment", "cost / month [p5-p95]", "P(SLO met)"
+        );
+        for c in result.candidates.iter().take(25) {
+            let assignment: Vec<String> = c
+                .assignment
+                .iter()
+                .map(|(f, v)| format!("{}={v}", f.rsplit('.').next().unwrap_or(f)))
+                .collect();
+            println!(
+                "{:>4}  {:<24}  {:<44}  {:>22}  {:>9.1}%  {}",
+                c.rank,
+                c.strategy,
+                assignment.join(" "),
+                format!(
+                    "{} [{}-{}]",
+                    table::money(c.cost_per_month_mean_usd),
+                    table::money(c.cost_per_month_p5_usd),
+                    table::money(c.cost_per_month_p95_usd)
+                ),
+                c.prob_slo_met * 100.0,
+                if c.meets_target { "yes" } else { "no" }
+            );
+        }
+        match result.best() {
+            Some(b) => println!(
+                "\nCheapest that meets the target: {} with {:?}, {} per month on average.",
+                b.strategy,
+                b.assignment,
+                table::money(b.cost_per_month_mean_usd)
+            ),
+            None => println!("\nNo candidate meets the target; widen the search."),
+        }
+        println!("Wrote {}", written.display());
+    }
+    Ok(())
+}
+
+pub(super) fn breakeven(args: BreakevenArgs) -> Result<()> {
+    if !(args.from > 0.0 && args.to > args.from && args.from.is_finite() && args.to.is_finite())
+        || args.steps < 2
+    {
+        return Err(Failure::Input(format!(
+            "the break-even range --from {} --to {} --steps {} is empty: expected 0 < from < to and steps >= 2",
+            args.from, args.to, args.steps
+        )));
+    }
+    let src = read_source(&args.scenario)?;
+    let base = parse_source(&src, &HashMap::new())?;
+    if let Some(f) = base.search.first() {
+        return Err(Failure::Input(format!(
+            "`{}` is a search space; `fleetsim breakeven` needs one value per field",
+            f.field
+        )));
+    }
+    if base.strategies.iter().all(|s| s.pools.is_empty()) {
+        return Err(Failure::Input(
+            "every strategy is API-only: there is nothing to break even".into(),
+        ));
+    }
+    let (n, seed) = search_budget(&args.run, &base)?;
+    let pool = thread_pool(args.run.threads)?;
+    let bar = progress_bar(args.run.quiet);
+    bar.start(args.steps as u64 * n);
+    let ms = breakeven::multipliers(args.from, args.to, args.steps);
+    let result = pool.install(|| breakeven::breakeven(&base, &ms, n, seed, &bar));
+    bar.finish();
+    let fig = plot::figure(
+        "breakeven",
+        "Break-even against the API",
+        &plot::breakeven::BreakevenChart { result: &result },
+        plot::WIDTH,
+        560,
+    )
+    .map_err(|e| Failure::Runtime(anyhow!(e)))?;
+    let out = args
+        .run
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("outputs").join(format!("{}-breakeven", base.name)));
+    let written = write_answer(&out, "breakeven", &result, &fig)?;
+    if !args.run.quiet {
+        println!(
+            "{}: {} volumes x {} replications; cost per 1M output tokens, median [p5-p95]\n",
+            base.name, args.steps, n
+        );
+        let mut header = format!("{:>14}  {:>14}", "tokens/month", "API");
+        for st in &result.strategies {
+            header.push_str(&format!("  {st:>24}"));
+        }
+        println!("{header}");
+        for p in &result.points {
+            let mut line = format!(
+                "{:>14.3e}  {:>14}",
+                p.monthly_output_tokens,
+                table::money(p.api_per_m_output.p50)
+            );
+            for b in &p.strategies {
+                line.push_str(&format!(
+                    "  {:>24}",
+                    format!(
+                        "{} [{}-{}]",
+                        table::money(b.p50),
+                        table::money(b.p5),
+                        table::money(b.p95)
+                    )
+                ));
+            }
+            println!("{line}");
+        }
+        println!();
+        let fmt = |v: Option<f64>| v.map_or("beyond the range".to_string(), |x| format!("{x:.3e}"));
+        for c in &result.crossovers {
+            println!(
+                "{}: breaks even with the API at {} output tokens/month (interval {} to {})",
+                c.strategy,
+                fmt(c.volume_p50),
+                fmt(c.volume_low),
+                fmt(c.volume_high)
+            );
+        }
+        println!("Wrote {}", written.display());
+    }
+    Ok(())
+}
+
+pub(super) fn calibrate(args: CalibrateArgs) -> Result<()> {
+    let points = args
+        .points
+        .iter()
+        .map(|p| Measurement::parse(p).map_err(|e| Failure::Input(format!("--point \"{p}\": {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    calibrate::check(&points).map_err(Failure::Input)?;
+    let engine = match &args.scenario {
+        Some(path) => load_scenario(Some(path))?.engine,
+        None => {
+            let text = format!(
+                "[workload]\narrivals = {{ process = \"poisson\", rate = 1.0 }}\n[engine]\nmodel = \"{}\"\ngpu = \"{}\"\nprecision = \"{}\"\ntensor_parallel = {}\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 }} ]\n",
+                args.model.as_deref().unwrap_or("llama-3.1-70b"),
+                args.gpu.as_deref().unwrap_or("h100-sxm"),
+                args.precision.as_deref().unwrap_or("fp8"),
+                args.tp.unwrap_or(2)
+            );
+            scenario::parse(
+                &text,
+                "<calibrate options>",
+                &mut |_| Err("no files".into()),
+            )?
+            .engine
+        }
+    };
+    let fit = calibrate::fit(&engine, &points).map_err(Failure::Input)?;
+    let e = fit.efficiencies;
+    println!(
+        "Fitted roofline efficiencies for {} on {} x {} ({}):\n",
+        engine.model.name,
+        EngineFigures::new(&engine, &Default::default()).tensor_parallel,
+        engine.gpu.name,
+        engine.precision.name()
+    );
+    println!(
+        "[engine]\nmodel = \"{}\"\ngpu = \"{}\"\nprecision = \"{}\"\ntensor_parallel = {}",
+        engine.model.key,
+        engine.gpu.key,
+        engine.precision.name(),
+        EngineFigures::new(&engine, &Default::default()).tensor_parallel
+    );
+    println!(
+        "step_time = {{ model = \"roofline\", mfu = {:.3}, mbu = {:.3}, overhead_s = {:.5} }}\n",
+        e.mfu, e.mbu, e.overhead_s
+    );
+    println!(
+        "{:>6} {:>7} {:>7} {:>12} {:>12} {:>9}",
+        "c", "ISL", "OSL", "measured", "simulated", "residual"
+    );
+    for (m, sim) in &fit.rows {
+        println!(
+            "{:>6} {:>7} {:>7} {:>12.1} {:>12.1} {:>+8.1}%",
+            m.concurrency,
+            m.isl,
+            m.osl,
+            m.tokens_per_s,
+            sim,
+            (sim / m.tokens_per_s - 1.0) * 100.0
+        );
+    }
+    println!("\nRMS relative error {:.1}%.", fit.rms_log_error * 100.0);
+    Ok(())
+}

@@ -1,0 +1,484 @@
+//! One replication of one strategy: the discrete-event loop.
+//!
+//! ```text
+//!   TrafficSource ──Arrival──▶ router ──▶ replica queue ──▶ iterations ──▶ departure
+//!        (one ahead)             │  no ready replica            ▲
+//!                                └──▶ backlog ──(ReplicaUp)─────┘
+//!   AutoscaleTick / ReplicaUp / Notice / Interrupt / IdleTimeout / QueueTimeout
+//! ```
+//!
+//! Events pop by (time, class, sequence). At one instant: iteration ends
+//! (class 0), then fleet events (1), then arrivals (2), then iteration starts
+//! (3), so requests arriving exactly at an iteration boundary join it.
+//!
+//! Fast-forward: after an iteration starts, if it ends strictly before the
+//! next calendar event, nothing can affect this replica in between, so the
+//! iteration is finished inline and the next one started, without touching
+//! the calendar. The result is identical to stepping through the calendar
+//! (tested in `tests/engine.rs`).
+
+use std::collections::VecDeque;
+
+mod fleet;
+mod iterations;
+mod outcome;
+mod requests;
+
+use crate::engine::calendar::Calendar;
+use crate::engine::rng::{SimRng, Stream, stream};
+use crate::engine::timers::Timers;
+use crate::fleet::pool::{PoolRule, PoolRuntime};
+use crate::metrics::outcome::M;
+use crate::metrics::{
+    LatencyHistogram, Outcome, OutcomeBuilder, PoolOutcome, RequestEnd, RequestRecord,
+};
+use crate::scenario::{Admission, Draws, EventDuration, Overflow, RouterKind, Scenario};
+use crate::serving::inflight::Phase;
+use crate::serving::{
+    EngineFigures, Replica, ReplicaConfig, RequestTable, Router, Slot, StepModel,
+};
+use crate::units::{HOUR_S, MONTH_S, Seconds};
+use crate::workload::{Request, TrafficSource};
+
+/// Knobs that change how, not what, is simulated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimOptions {
+    /// Finish iterations inline when nothing can intervene (same results).
+    pub fast_forward: bool,
+    /// Report a [`TimeSample`] to the observer every this many seconds.
+    pub sample_interval_s: Option<Seconds>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            fast_forward: true,
+            sample_interval_s: None,
+        }
+    }
+}
+
+/// One iteration of one replica, as seen by an [`Observer`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IterationInfo {
+    pub replica: usize,
+    pub start_s: Seconds,
+    pub end_s: Seconds,
+    pub batch: u32,
+    pub kv_used_tokens: u64,
+    pub kv_capacity_tokens: u64,
+}
+
+/// Fleet state at a sampling instant.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TimeSample {
+    pub t_s: Seconds,
+    /// Arrivals since the previous sample.
+    pub arrivals: u64,
+    /// Requests waiting (in replica queues and the backlog).
+    pub queue_depth: u64,
+    pub in_system: u64,
+    /// Live (requested, not released) replicas per pool, in pool order.
+    pub live_by_pool: Vec<u32>,
+    /// Busy share of ready replica time since the previous sample.
+    pub busy_fraction: f64,
+}
+
+/// Hooks into a simulated history; every method has a no-op default.
+pub trait Observer {
+    fn on_request(&mut self, _record: &RequestRecord) {}
+    fn on_iteration(&mut self, _info: &IterationInfo) {}
+    fn on_sample(&mut self, _sample: &TimeSample) {}
+}
+
+impl Observer for () {}
+
+/// Simulates strategy `strategy` of `scenario` in replication `replication`.
+/// A pure function of its arguments.
+pub fn simulate<O: Observer>(
+    scenario: &Scenario,
+    strategy: usize,
+    draws: &Draws,
+    seed: u64,
+    replication: u64,
+    options: &SimOptions,
+    observer: &mut O,
+) -> Outcome {
+    simulate_detailed(
+        scenario,
+        strategy,
+        draws,
+        seed,
+        replication,
+        options,
+        observer,
+    )
+    .0
+}
+
+/// Per-request latency distributions of one history (mergeable).
+#[derive(Debug, Clone, Default)]
+pub struct Latencies {
+    pub queue_wait: LatencyHistogram,
+    pub ttft: LatencyHistogram,
+    pub tpot: LatencyHistogram,
+    pub e2e: LatencyHistogram,
+}
+
+impl Latencies {
+    pub fn merge(&mut self, other: &Latencies) {
+        self.queue_wait.merge(&other.queue_wait);
+        self.ttft.merge(&other.ttft);
+        self.tpot.merge(&other.tpot);
+        self.e2e.merge(&other.e2e);
+    }
+}
+
+/// [`simulate`], also returning the latency histograms.
+pub fn simulate_detailed<O: Observer>(
+    scenario: &Scenario,
+    strategy: usize,
+    draws: &Draws,
+    seed: u64,
+    replication: u64,
+    options: &SimOptions,
+    observer: &mut O,
+) -> (Outcome, Latencies) {
+    Sim::new(
+        scenario,
+        strategy,
+        draws,
+        seed,
+        replication,
+        options,
+        observer,
+    )
+    .run()
+}
+
+/// Batching limits, step-time model and GPUs per replica of an engine.
+fn replica_engine(
+    engine: &crate::scenario::Engine,
+    draws: &Draws,
+) -> (ReplicaConfig, StepModel, f64) {
+    let figures = EngineFigures::new(engine, draws);
+    let chunk = engine.chunked_prefill_tokens.value(draws).round() as u32;
+    let cfg = ReplicaConfig {
+        max_batch: engine.max_batch.value(draws).round().max(1.0) as u32,
+        kv_capacity_tokens: figures.kv_capacity_tokens,
+        paged_block_tokens: (engine.admission == Admission::Paged)
+            .then(|| engine.kv_block_tokens.value(draws).round().max(1.0) as u32),
+        chunk_tokens: (chunk > 0).then_some(chunk),
+    };
+    (cfg, StepModel::new(engine, draws), figures.tensor_parallel)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    IterationStart { replica: u32, epoch: u32 },
+    Arrival,
+    ReplicaUp { replica: u32, epoch: u32 },
+    Notice { replica: u32, epoch: u32 },
+    Interrupt { replica: u32, epoch: u32 },
+    IdleTimeout { replica: u32, epoch: u32, idle: u32 },
+    QueueTimeout,
+    AutoscaleTick,
+    Horizon,
+    Sample,
+}
+
+const CLASS_FLEET: u8 = 1;
+const CLASS_ARRIVAL: u8 = 2;
+const CLASS_START: u8 = 3;
+
+/// Where a request waits when it is on no replica.
+const IN_BACKLOG: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Provisioning and loading the model.
+    Starting,
+    Ready,
+    /// Takes no new requests; released when empty.
+    Draining,
+    Released,
+}
+
+struct ReplicaSlot {
+    pool: usize,
+    engine: Replica,
+    state: State,
+    /// Bumped at release; events of an earlier life are ignored.
+    epoch: u32,
+    requested_s: Seconds,
+    ready_s: Option<Seconds>,
+    start_pending: bool,
+    idle: u32,
+    idle_armed: bool,
+}
+
+struct Autoscaler {
+    interval_s: Seconds,
+    target: f64,
+    target_queue_wait_s: Option<Seconds>,
+    scale_down_delay_s: Seconds,
+    below_target_since: Option<Seconds>,
+}
+
+struct Sim<'a, O: Observer> {
+    now: Seconds,
+    horizon_s: Seconds,
+    options: &'a SimOptions,
+    observer: &'a mut O,
+    calendar: Calendar<Event>,
+    /// Each busy replica's iteration end (class 0), outside the calendar.
+    ends: Timers,
+    table: RequestTable,
+    replicas: Vec<ReplicaSlot>,
+    free_replicas: Vec<u32>,
+    pools: Vec<PoolRuntime>,
+    router: Router,
+    shared_queue: bool,
+    backlog: VecDeque<Slot>,
+    /// (deadline, slot, request id) in arrival order, for `slo.max_queue`.
+    deadlines: VecDeque<(Seconds, Slot, u64)>,
+    timeout_armed: bool,
+    max_queue_s: Option<Seconds>,
+    overflow: Overflow,
+    pure_api: bool,
+    api_latency: EventDuration,
+    api_tpot_s: f64,
+    api_input_per_m: f64,
+    api_output_per_m: f64,
+    traffic: TrafficSource,
+    pending: Option<Request>,
+    arrivals_done: bool,
+    builder: OutcomeBuilder,
+    /// Step-time model and batching limits of each pool's replicas.
+    steps: Vec<StepModel>,
+    pool_cfgs: Vec<ReplicaConfig>,
+    /// Every pool runs the same engine (routing need not check fit).
+    uniform_engines: bool,
+    autoscaler: Option<Autoscaler>,
+    provisioning_rng: SimRng,
+    cold_start_rng: SimRng,
+    interruption_rng: SimRng,
+    api_rng: SimRng,
+    done: Vec<Slot>,
+    candidates: Vec<(usize, u32)>,
+    // Fleet accounting.
+    last_account_s: Seconds,
+    ready_seconds_at_last_departure: f64,
+    peak_live: u32,
+    busy_s: f64,
+    batch_seconds: f64,
+    preemptions: u64,
+    replica_output_tokens: u64,
+    fixed_busy: Vec<Vec<Seconds>>,
+    // Sampling.
+    sample_arrivals: u64,
+    sample_busy_s: f64,
+    sample_ready_s: f64,
+}
+
+impl<'a, O: Observer> Sim<'a, O> {
+    fn new(
+        scenario: &'a Scenario,
+        strategy: usize,
+        draws: &Draws,
+        seed: u64,
+        replication: u64,
+        options: &'a SimOptions,
+        observer: &'a mut O,
+    ) -> Self {
+        let st = &scenario.strategies[strategy];
+        // Each pool's replicas run the pool's engine (its own GPU / TP if given).
+        let mut pool_cfgs = Vec::with_capacity(st.pools.len());
+        let mut steps = Vec::with_capacity(st.pools.len());
+        let mut pools = Vec::with_capacity(st.pools.len());
+        for p in &st.pools {
+            let (cfg, step, gpus) = replica_engine(&p.engine, draws);
+            pool_cfgs.push(cfg);
+            steps.push(step);
+            pools.push(PoolRuntime::new(p, gpus, draws));
+        }
+        let uniform_engines = pool_cfgs.windows(2).all(|w| w[0] == w[1]);
+        let autoscaled = pools.iter().any(|p| !p.is_fixed());
+        let a = &st.autoscale;
+        let autoscaler = autoscaled.then(|| Autoscaler {
+            interval_s: a.interval_s.value(draws),
+            target: a.target_inflight_per_replica.value(draws),
+            target_queue_wait_s: a.target_queue_wait_s.map(|p| p.value(draws)),
+            scale_down_delay_s: a.scale_down_delay_s.value(draws),
+            below_target_since: None,
+        });
+        let n_pools = pools.len();
+        let shared_queue = scenario.engine.router == RouterKind::SharedQueue;
+        Sim {
+            now: 0.0,
+            horizon_s: scenario.horizon_s,
+            options,
+            observer,
+            calendar: Calendar::new(),
+            ends: Timers::new(),
+            table: RequestTable::default(),
+            replicas: Vec::new(),
+            free_replicas: Vec::new(),
+            pure_api: pools.is_empty(),
+            pools,
+            router: Router::new(
+                scenario.engine.router,
+                stream(seed, replication, Stream::Routing),
+            ),
+            shared_queue,
+            backlog: VecDeque::new(),
+            deadlines: VecDeque::new(),
+            timeout_armed: false,
+            max_queue_s: scenario.slo.max_queue_s.map(|p| p.value(draws)),
+            overflow: st.overflow,
+            api_latency: scenario.api.latency_s.clone(),
+            api_tpot_s: scenario.api.tpot_s.value(draws),
+            api_input_per_m: scenario.api.input_per_m.value(draws),
+            api_output_per_m: scenario.api.output_per_m.value(draws),
+            traffic: TrafficSource::new(scenario, draws, seed, replication),
+            pending: None,
+            arrivals_done: false,
+            builder: OutcomeBuilder::new(
+                scenario.slo.ttft_s.value(draws),
+                scenario.slo.tpot_s.value(draws),
+            ),
+            steps,
+            pool_cfgs,
+            uniform_engines,
+            autoscaler,
+            provisioning_rng: stream(seed, replication, Stream::Provisioning),
+            cold_start_rng: stream(seed, replication, Stream::ColdStart),
+            interruption_rng: stream(seed, replication, Stream::Interruptions),
+            api_rng: stream(seed, replication, Stream::ApiLatency),
+            done: Vec::new(),
+            candidates: Vec::new(),
+            last_account_s: 0.0,
+            ready_seconds_at_last_departure: 0.0,
+            peak_live: 0,
+            busy_s: 0.0,
+            batch_seconds: 0.0,
+            preemptions: 0,
+            replica_output_tokens: 0,
+            fixed_busy: vec![Vec::new(); n_pools],
+            sample_arrivals: 0,
+            sample_busy_s: 0.0,
+            sample_ready_s: 0.0,
+        }
+    }
+
+    fn run(mut self) -> (Outcome, Latencies) {
+        // Capacity present from the start: fixed pools, and the floors of
+        // autoscaled pools (warm before the horizon begins).
+        for p in 0..self.pools.len() {
+            for _ in 0..self.pools[p].min_replicas {
+                self.add_replica(p, true);
+            }
+        }
+        self.next_arrival();
+        self.calendar
+            .schedule(self.horizon_s, CLASS_FLEET, Event::Horizon);
+        if let Some(a) = &self.autoscaler {
+            self.calendar
+                .schedule(a.interval_s, CLASS_FLEET, Event::AutoscaleTick);
+        }
+        if let Some(dt) = self.options.sample_interval_s {
+            self.calendar.schedule(dt, CLASS_FLEET, Event::Sample);
+        }
+        loop {
+            // The earliest of the calendar and the replicas' iteration ends
+            // (class 0), by (time, class, sequence).
+            let end = self.ends.earliest();
+            let cal = self.calendar.peek_key();
+            let end_first = match (end, cal) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((_, te, se)), Some((tc, cc, sc))) => {
+                    te.total_cmp(&tc).then(0.cmp(&cc)).then(se.cmp(&sc)).is_lt()
+                }
+            };
+            if end_first {
+                let (r, t, _) = end.expect("checked");
+                debug_assert!(t >= self.now, "time went backwards: {t} < {}", self.now);
+                self.now = t;
+                self.ends.clear(r);
+                self.finish_iteration(r);
+                self.continue_iterations(r);
+            } else {
+                let (t, event) = self.calendar.pop().expect("checked");
+                debug_assert!(t >= self.now, "time went backwards: {t} < {}", self.now);
+                self.now = t;
+                self.handle(event);
+            }
+            if self.now >= self.horizon_s && self.arrivals_done && self.builder.in_system() == 0 {
+                break;
+            }
+        }
+        self.finish()
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Arrival => self.on_arrival(),
+            Event::IterationStart { replica, epoch } => {
+                let r = replica as usize;
+                if self.replicas[r].epoch == epoch {
+                    self.replicas[r].start_pending = false;
+                    if !self.replicas[r].engine.is_busy() {
+                        self.run_iterations(r);
+                    }
+                }
+            }
+            Event::ReplicaUp { replica, epoch } => {
+                let r = replica as usize;
+                if self.replicas[r].epoch == epoch && self.replicas[r].state == State::Starting {
+                    self.on_ready(r);
+                }
+            }
+            Event::Notice { replica, epoch } => {
+                let r = replica as usize;
+                if self.replicas[r].epoch == epoch && self.replicas[r].state == State::Ready {
+                    self.set_state(r, State::Draining);
+                    self.refill_floors();
+                    if self.replicas[r].engine.is_empty() && !self.replicas[r].engine.is_busy() {
+                        self.release(r);
+                    }
+                }
+            }
+            Event::Interrupt { replica, epoch } => {
+                let r = replica as usize;
+                if self.replicas[r].epoch == epoch && self.replicas[r].state != State::Released {
+                    self.interrupt(r);
+                }
+            }
+            Event::IdleTimeout {
+                replica,
+                epoch,
+                idle,
+            } => {
+                let r = replica as usize;
+                let slot = &self.replicas[r];
+                if slot.epoch == epoch
+                    && slot.idle == idle
+                    && slot.state == State::Ready
+                    && slot.engine.is_empty()
+                    && !slot.engine.is_busy()
+                    && self.pools[slot.pool].live > self.pools[slot.pool].min_replicas
+                {
+                    self.release(r);
+                } else if slot.epoch == epoch && slot.idle == idle {
+                    self.replicas[r].idle_armed = false;
+                }
+            }
+            Event::QueueTimeout => self.on_queue_timeout(),
+            Event::AutoscaleTick => self.on_autoscale_tick(),
+            Event::Horizon => {}
+            Event::Sample => self.on_sample(),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The end of a history: final billing and the metrics of the `Outcome`.
+
+use super::*;
+
+impl<O: Observer> Sim<'_, O> {
+    // ----- the end ----------------------------------------------------------
+
+    pub(super) fn finish(mut self) -> (Outcome, Latencies) {
+        let t_end = self.now.max(self.horizon_s);
+        self.now = t_end;
+        self.account(t_end);
+        let makespan = self.builder.last_departure_s;
+        for r in 0..self.replicas.len() {
+            let rep = &self.replicas[r];
+            if rep.state == State::Released {
+                continue;
+            }
+            let p = rep.pool;
+            if self.pools[p].is_fixed() {
+                let s = rep.engine.stats;
+                self.fixed_busy[p].push(s.busy_s);
+                self.busy_s += s.busy_s;
+                self.batch_seconds += s.batch_seconds;
+                self.preemptions += s.preemptions;
+                self.replica_output_tokens += s.output_tokens;
+            } else {
+                debug_assert!(self.replicas[r].engine.is_empty());
+                self.release(r);
+            }
+        }
+        for (p, busy) in self.fixed_busy.iter().enumerate() {
+            if self.pools[p].is_fixed() {
+                self.pools[p].bill_fixed(self.horizon_s, busy);
+            }
+        }
+        let b = &self.builder;
+        let pool_cost: f64 = self.pools.iter().map(|p| p.cost_usd).sum();
+        let api_cost = (b.api_input_tokens as f64 * self.api_input_per_m
+            + b.api_output_tokens as f64 * self.api_output_per_m)
+            / 1e6;
+        let baseline = (b.arrived_input_tokens as f64 * self.api_input_per_m
+            + b.arrived_output_tokens as f64 * self.api_output_per_m)
+            / 1e6;
+        let total = pool_cost + api_cost;
+        let nan_div = |a: f64, d: f64| if d > 0.0 { a / d } else { f64::NAN };
+        let mut v = vec![f64::NAN; crate::metrics::outcome::METRIC_NAMES.len()];
+        let mut set = |m: M, x: f64| v[m as usize] = x;
+        set(M::TotalCost, total);
+        set(M::CostPerMonth, total * MONTH_S / self.horizon_s);
+        set(
+            M::CostPerMOutput,
+            nan_div(total * 1e6, b.output_tokens as f64),
+        );
+        set(M::ApiBaselineCost, baseline);
+        set(M::Arrived, b.arrived as f64);
+        set(M::Completed, b.completed as f64);
+        set(M::Overflowed, b.overflowed as f64);
+        set(M::Dropped, b.dropped as f64);
+        set(M::InputTokens, b.input_tokens as f64);
+        set(M::OutputTokens, b.output_tokens as f64);
+        set(M::QueueWaitP50, b.queue_wait.quantile(0.5));
+        set(M::QueueWaitP99, b.queue_wait.quantile(0.99));
+        set(M::TtftP50, b.ttft.quantile(0.5));
+        set(M::TtftP99, b.ttft.quantile(0.99));
+        set(M::TpotP50, b.tpot.quantile(0.5));
+        set(M::TpotP99, b.tpot.quantile(0.99));
+        set(M::E2eP50, b.e2e.quantile(0.5));
+        set(M::E2eP99, b.e2e.quantile(0.99));
+        set(
+            M::SloAttainment,
+            nan_div(b.slo_met as f64, b.arrived as f64),
+        );
+        set(
+            M::GpuHours,
+            self.pools.iter().map(|p| p.billed_gpu_seconds).sum::<f64>() / HOUR_S,
+        );
+        set(
+            M::BusyFraction,
+            nan_div(self.busy_s, self.ready_seconds_at_last_departure),
+        );
+        set(M::MeanBatch, nan_div(self.batch_seconds, self.busy_s));
+        set(
+            M::Throughput,
+            nan_div(self.replica_output_tokens as f64, makespan),
+        );
+        set(
+            M::ColdStarts,
+            self.pools.iter().map(|p| p.cold_starts).sum::<u64>() as f64,
+        );
+        set(M::Preemptions, self.preemptions as f64);
+        set(
+            M::Interruptions,
+            self.pools.iter().map(|p| p.interruptions).sum::<u64>() as f64,
+        );
+        set(M::PeakReplicas, self.peak_live as f64);
+        set(M::ApiOverflowCost, api_cost);
+        set(M::QueueWaitMean, b.queue_wait.mean());
+        set(M::TtftMean, b.ttft.mean());
+        set(M::TpotMean, b.tpot.mean());
+        set(M::E2eMean, b.e2e.mean());
+        set(
+            M::MeanReplicas,
+            nan_div(self.pools.iter().map(|p| p.replica_seconds).sum(), t_end),
+        );
+        set(M::Makespan, makespan);
+        set(M::MeanInSystem, b.mean_in_system(makespan));
+        set(M::MeanSojourn, b.mean_sojourn_s());
+        set(
+            M::ApiBaselinePerMOutput,
+            nan_div(baseline * 1e6, b.arrived_output_tokens as f64),
+        );
+        let pools = self
+            .pools
+            .iter()
+            .map(|p| PoolOutcome {
+                name: p.name.clone(),
+                kind: p.kind,
+                cost_usd: p.cost_usd,
+                gpu_hours: p.billed_gpu_seconds / HOUR_S,
+                mean_replicas: p.replica_seconds / t_end,
+                ready_hours: p.ready_seconds / HOUR_S,
+                peak_replicas: p.peak_live as f64,
+                cold_starts: p.cold_starts as f64,
+                interruptions: p.interruptions as f64,
+            })
+            .collect();
+        let b = self.builder;
+        let latencies = Latencies {
+            queue_wait: b.queue_wait,
+            ttft: b.ttft,
+            tpot: b.tpot,
+            e2e: b.e2e,
+        };
+        // Sums of no terms are −0.0 in Rust; report them as 0.
+        for x in v.iter_mut() {
+            *x += 0.0;
+        }
+        (Outcome { values: v, pools }, latencies)
+    }
+}

@@ -1,0 +1,204 @@
+//! Arrivals, routing, the backlog and shared queue, departures, and queue
+//! timeouts to the API.
+
+use super::*;
+
+impl<O: Observer> Sim<'_, O> {
+    // ----- arrivals and routing -------------------------------------------
+
+    pub(super) fn next_arrival(&mut self) {
+        match self.traffic.next_request() {
+            Some(r) => {
+                self.calendar
+                    .schedule(r.arrival_s, CLASS_ARRIVAL, Event::Arrival);
+                self.pending = Some(r);
+            }
+            None => {
+                self.pending = None;
+                self.arrivals_done = true;
+            }
+        }
+    }
+
+    pub(super) fn on_arrival(&mut self) {
+        let req = self.pending.take().expect("an arrival is pending");
+        self.next_arrival();
+        self.builder
+            .on_arrival(self.now, req.prompt_tokens, req.output_tokens);
+        self.sample_arrivals += 1;
+        let slot = self.table.insert(&req);
+        if self.pure_api {
+            self.depart(slot, RequestEnd::Overflowed);
+            return;
+        }
+        if !self
+            .pool_cfgs
+            .iter()
+            .any(|c| c.fits(req.prompt_tokens, req.output_tokens))
+        {
+            // It could never be admitted: rejected on arrival (SPEC §2).
+            self.depart(slot, RequestEnd::Dropped);
+            return;
+        }
+        if let Some(q) = self.max_queue_s {
+            self.deadlines.push_back((self.now + q, slot, req.id));
+            self.arm_timeout();
+        }
+        self.route(slot);
+        self.scale_serverless_on_demand();
+    }
+
+    /// Sends a request to a ready replica, or to the backlog if none is ready.
+    pub(super) fn route(&mut self, slot: Slot) {
+        self.table[slot].replica = IN_BACKLOG;
+        if self.shared_queue {
+            self.backlog.push_back(slot);
+            self.dispatch_shared();
+            return;
+        }
+        self.candidates.clear();
+        let (p, o) = (
+            self.table[slot].prompt_tokens,
+            self.table[slot].output_tokens,
+        );
+        for (i, r) in self.replicas.iter().enumerate() {
+            if r.state == State::Ready && (self.uniform_engines || r.engine.config().fits(p, o)) {
+                self.candidates.push((i, r.engine.load()));
+            }
+        }
+        match self.router.pick(&self.candidates) {
+            Some(r) => self.assign(r, slot),
+            None => self.backlog.push_back(slot),
+        }
+    }
+
+    /// Shared queue: replicas with room take requests from the head, FIFO.
+    pub(super) fn dispatch_shared(&mut self) {
+        while let Some(&head) = self.backlog.front() {
+            let (p, o) = (
+                self.table[head].prompt_tokens + self.table[head].generated,
+                self.table[head].output_tokens,
+            );
+            self.candidates.clear();
+            for (i, r) in self.replicas.iter().enumerate() {
+                if r.state == State::Ready && r.engine.has_room_for(&self.table, p, o) {
+                    self.candidates.push((i, r.engine.load()));
+                }
+            }
+            let Some(r) = self.router.pick(&self.candidates) else {
+                break;
+            };
+            self.backlog.pop_front();
+            self.assign(r, head);
+        }
+    }
+
+    pub(super) fn assign(&mut self, r: usize, slot: Slot) {
+        self.table[slot].replica = r as u32;
+        let rep = &mut self.replicas[r];
+        rep.engine.enqueue(slot);
+        if rep.idle_armed {
+            rep.idle = rep.idle.wrapping_add(1);
+            rep.idle_armed = false;
+        }
+        self.kick(r);
+    }
+
+    /// Makes an idle replica start an iteration at this instant, after any
+    /// other arrivals at the same instant have been routed.
+    pub(super) fn kick(&mut self, r: usize) {
+        let rep = &mut self.replicas[r];
+        if rep.start_pending
+            || rep.engine.is_busy()
+            || !matches!(rep.state, State::Ready | State::Draining)
+        {
+            return;
+        }
+        rep.start_pending = true;
+        let epoch = rep.epoch;
+        self.calendar.schedule(
+            self.now,
+            CLASS_START,
+            Event::IterationStart {
+                replica: r as u32,
+                epoch,
+            },
+        );
+    }
+
+    // ----- departures -----------------------------------------------------
+
+    pub(super) fn depart(&mut self, slot: Slot, end: RequestEnd) {
+        let r = &self.table[slot];
+        let end = match end {
+            RequestEnd::Overflowed if self.overflow == Overflow::Drop && !self.pure_api => {
+                RequestEnd::Dropped
+            }
+            e => e,
+        };
+        let record = RequestRecord {
+            id: r.id,
+            replica: (r.replica != IN_BACKLOG).then_some(r.replica),
+            arrival_s: r.arrival_s,
+            prompt_tokens: r.prompt_tokens,
+            output_tokens: r.output_tokens,
+            admit_s: if end == RequestEnd::Completed {
+                r.admitted_s
+            } else {
+                f64::NAN
+            },
+            first_token_s: if end == RequestEnd::Completed {
+                r.first_token_s
+            } else {
+                f64::NAN
+            },
+            done_s: self.now,
+            end,
+            restarts: r.restarts,
+        };
+        let api = (end == RequestEnd::Overflowed)
+            .then(|| (self.api_latency.sample(&mut self.api_rng), self.api_tpot_s));
+        self.observer.on_request(&record);
+        self.builder.on_departure(&record, api);
+        self.table.release(slot);
+        self.account(self.now);
+        self.ready_seconds_at_last_departure = self.pools.iter().map(|p| p.ready_seconds).sum();
+    }
+
+    pub(super) fn arm_timeout(&mut self) {
+        if !self.timeout_armed
+            && let Some(&(deadline, _, _)) = self.deadlines.front()
+        {
+            self.timeout_armed = true;
+            self.calendar
+                .schedule(deadline, CLASS_FLEET, Event::QueueTimeout);
+        }
+    }
+
+    /// Requests that waited `slo.max_queue` without admission leave for the
+    /// API (or are dropped).
+    pub(super) fn on_queue_timeout(&mut self) {
+        self.timeout_armed = false;
+        while let Some(&(deadline, slot, id)) = self.deadlines.front() {
+            if deadline > self.now {
+                break;
+            }
+            self.deadlines.pop_front();
+            let r = &self.table[slot];
+            if r.id != id || r.phase() != Phase::Queued || r.was_admitted() {
+                continue; // served, admitted, or the slot was reused
+            }
+            let where_ = r.replica;
+            if where_ == IN_BACKLOG {
+                if let Some(pos) = self.backlog.iter().position(|&s| s == slot) {
+                    self.backlog.remove(pos);
+                }
+            } else {
+                let removed = self.replicas[where_ as usize].engine.remove_waiting(slot);
+                debug_assert!(removed, "timed-out request not found in its queue");
+            }
+            self.depart(slot, RequestEnd::Overflowed);
+        }
+        self.arm_timeout();
+    }
+}
