@@ -271,7 +271,7 @@ impl Resolver<'_, '_, '_> {
             "demand_scale",
             raw.demand_scale.as_ref(),
             1.0,
-            Allowed::NON_NEGATIVE,
+            Allowed::between(0.0, 1000.0),
         )?;
         let Some(raw_workload) = raw.workload else {
             return Err(self.missing(
@@ -403,7 +403,7 @@ impl Resolver<'_, '_, '_> {
         const F: &str = "workload.arrivals";
         Ok(match raw {
             RawArrivals::Poisson { rate } => Arrivals::Poisson {
-                rate: self.num(&format!("{F}.rate"), &rate, Allowed::NON_NEGATIVE)?,
+                rate: self.num(&format!("{F}.rate"), &rate, Allowed::RATE)?,
             },
             RawArrivals::Mmpp {
                 rates,
@@ -420,12 +420,18 @@ impl Resolver<'_, '_, '_> {
                 let rates = rates
                     .iter()
                     .enumerate()
-                    .map(|(i, r)| self.num(&format!("{F}.rates[{i}]"), r, Allowed::NON_NEGATIVE))
+                    .map(|(i, r)| self.num(&format!("{F}.rates[{i}]"), r, Allowed::RATE))
                     .collect::<R<Vec<_>>>()?;
                 let soj = mean_sojourn
                     .iter()
                     .enumerate()
-                    .map(|(i, r)| self.dur(&format!("{F}.mean_sojourn[{i}]"), r, Allowed::POSITIVE))
+                    .map(|(i, r)| {
+                        self.dur(
+                            &format!("{F}.mean_sojourn[{i}]"),
+                            r,
+                            Allowed::at_least(0.001),
+                        )
+                    })
                     .collect::<R<Vec<_>>>()?;
                 Arrivals::Mmpp {
                     rates,
@@ -462,22 +468,18 @@ impl Resolver<'_, '_, '_> {
                             h.iter()
                                 .enumerate()
                                 .map(|(i, r)| {
-                                    self.num(&format!("{F}.hourly[{i}]"), r, Allowed::NON_NEGATIVE)
+                                    self.num(&format!("{F}.hourly[{i}]"), r, Allowed::RATE)
                                 })
                                 .collect::<R<Vec<_>>>()?,
                         )
                     }
                     (None, Some(m)) => DiurnalProfile::Sinusoid {
-                        mean_rate: self.num(
-                            &format!("{F}.mean_rate"),
-                            &m,
-                            Allowed::NON_NEGATIVE,
-                        )?,
+                        mean_rate: self.num(&format!("{F}.mean_rate"), &m, Allowed::RATE)?,
                         peak_to_mean: self.num_or(
                             &format!("{F}.peak_to_mean"),
                             peak_to_mean.as_ref(),
                             1.5,
-                            Allowed::at_least(1.0),
+                            Allowed::between(1.0, 100.0),
                         )?,
                         peak_hour: self.num_or(
                             &format!("{F}.peak_hour"),
@@ -514,7 +516,14 @@ impl Resolver<'_, '_, '_> {
                     RenewalFamily::Weibull => Allowed::between(0.05, 50.0),
                 };
                 Arrivals::Renewal {
-                    rate: self.num(&format!("{F}.rate"), &rate, Allowed::POSITIVE)?,
+                    rate: self.num(
+                        &format!("{F}.rate"),
+                        &rate,
+                        Allowed {
+                            min_inclusive: false,
+                            ..Allowed::RATE
+                        },
+                    )?,
                     cv: self.num(&format!("{F}.cv"), &cv, cv_allowed)?,
                     family,
                 }
@@ -1227,7 +1236,7 @@ impl Resolver<'_, '_, '_> {
                 &format!("{af}.interval"),
                 a.as_ref().and_then(|a| a.interval.as_ref()),
                 10.0,
-                Allowed::POSITIVE,
+                Allowed::at_least(0.1),
             )?,
             target_inflight_per_replica: self.num_or(
                 &format!("{af}.target_inflight_per_replica"),

@@ -396,6 +396,16 @@ impl Allowed {
         integer: true,
     };
 
+    /// An arrival rate, requests/s: up to a million (beyond any one
+    /// deployment; larger values are typos, and would never finish).
+    pub const RATE: Allowed = Allowed {
+        min: 0.0,
+        min_inclusive: true,
+        max: 1e6,
+        max_inclusive: true,
+        integer: false,
+    };
+
     pub fn between(min: f64, max: f64) -> Allowed {
         Allowed {
             min,

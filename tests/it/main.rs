@@ -11,5 +11,6 @@ mod hand_traces;
 mod montecarlo;
 mod queueing;
 mod report;
+mod robustness;
 mod roofline;
 mod workloads;

@@ -1,0 +1,179 @@
+//! Bad input gets an error, never a panic: every shipped scenario with its
+//! numbers replaced by hostile values must parse to `Ok` or `Err`, and
+//! whatever parses must simulate a short history without panicking.
+
+use proptest::prelude::*;
+
+use fleetsim::scenario::parse;
+use fleetsim::simulation::{SimOptions, simulate};
+
+/// Byte ranges of the numeric literals outside comments and strings.
+fn number_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let code = line.split('#').next().unwrap_or("");
+        let bytes = code.as_bytes();
+        let mut i = 0;
+        let mut in_string = false;
+        while i < bytes.len() {
+            let c = bytes[i];
+            if c == b'"' {
+                in_string = !in_string;
+            }
+            let starts = !in_string
+                && (c.is_ascii_digit()
+                    || (c == b'-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)));
+            let after_ident = i > 0
+                && (bytes[i - 1].is_ascii_alphanumeric()
+                    || bytes[i - 1] == b'_'
+                    || bytes[i - 1] == b'.'
+                    || bytes[i - 1] == b'-');
+            if starts && !after_ident {
+                let mut j = i + 1;
+                while j < bytes.len()
+                    && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'.' || bytes[j] == b'_')
+                {
+                    j += 1;
+                }
+                spans.push((offset + i, offset + j));
+                i = j;
+            } else {
+                i += 1;
+            }
+        }
+        offset += line.len();
+    }
+    spans
+}
+
+fn hostile() -> impl Strategy<Value = String> {
+    prop_oneof![
+        // Plausible values, so many mutants parse and get simulated.
+        6 => (1u32..2000).prop_map(|v| v.to_string()),
+        3 => (1u32..1000).prop_map(|v| format!("{}", v as f64 / 1000.0)),
+        1 => Just("0".to_string()),
+        1 => Just("-1".to_string()),
+        1 => Just("-0.5".to_string()),
+        1 => Just("1e300".to_string()),
+        1 => Just("nan".to_string()),
+        1 => Just("inf".to_string()),
+        1 => Just("0.000001".to_string()),
+        1 => Just("4294967296".to_string()),
+        1 => Just("\"x\"".to_string()),
+        1 => Just("{ uniform = [5, 1] }".to_string()),
+        1 => Just("{ uniform = [0.5, 0.9] }".to_string()),
+        1 => Just("{ search = [] }".to_string()),
+        1 => (0u32..100_000).prop_map(|v| v.to_string()),
+    ]
+}
+
+fn scenarios() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"));
+    [
+        "default.toml",
+        "reference.toml",
+        "always-on-vs-scale-to-zero.toml",
+        "spot-heavy.toml",
+        "owned-3y.toml",
+        "published/p3-70b-2xa100.toml",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), std::fs::read_to_string(dir.join(f)).unwrap()))
+    .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hostile_numbers_never_panic(pick in 0usize..6, which in any::<prop::sample::Index>(), value in hostile(), which2 in any::<prop::sample::Index>(), value2 in hostile()) {
+        let all = scenarios();
+        let (name, text) = &all[pick];
+        let spans = number_spans(text);
+        prop_assume!(!spans.is_empty());
+        let mut text = text.clone();
+        // Two replacements, the later one first so the earlier offsets hold.
+        let mut picks = [(which.index(spans.len()), value), (which2.index(spans.len()), value2)];
+        picks.sort_by_key(|p| std::cmp::Reverse(p.0));
+        let mut last = usize::MAX;
+        for (k, v) in picks {
+            if k == last { continue; }
+            last = k;
+            let (a, b) = spans[k];
+            text.replace_range(a..b, &v);
+        }
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"));
+        let mut loader = |p: &str| std::fs::read(dir.join(p)).map_err(|e| e.to_string());
+        match parse(&text, name, &mut loader) {
+            Err(e) => {
+                let msg = e.to_string();
+                prop_assert!(msg.contains(name.as_str()), "error names the file: {msg}");
+            }
+            Ok(mut s) => {
+                // A short history of every strategy must run (skipping the
+                // replacements that only make it long: a huge but allowed
+                // arrival rate or token count).
+                s.horizon_s = s.horizon_s.min(20.0);
+                if s.search.is_empty() && light(&s) {
+                    let draws = fleetsim::montecarlo::draws_for(&s, 1, 0);
+                    for k in 0..s.strategies.len() {
+                        let o = simulate(&s, k, &draws, 1, 0, &SimOptions::default(), &mut ());
+                        let arrived = o.by_name("requests_arrived").unwrap();
+                        let ended = o.by_name("requests_completed").unwrap() + o.by_name("requests_overflowed").unwrap() + o.by_name("requests_dropped").unwrap();
+                        prop_assert_eq!(arrived, ended);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a history is cheap enough to simulate in a property test.
+fn light(s: &fleetsim::scenario::Scenario) -> bool {
+    use fleetsim::scenario::{Arrivals, DiurnalProfile, LengthDist, Param};
+    let m = s.uncertain.medians();
+    let v = |p: &Param| p.value(&m);
+    let rate = match &s.workload.arrivals {
+        Arrivals::Poisson { rate } | Arrivals::Renewal { rate, .. } => v(rate),
+        Arrivals::Mmpp { rates, .. } => rates.iter().map(v).fold(0.0, f64::max),
+        Arrivals::Diurnal {
+            profile: DiurnalProfile::Hourly(h),
+            ..
+        } => h.iter().map(v).fold(0.0, f64::max),
+        Arrivals::Diurnal {
+            profile:
+                DiurnalProfile::Sinusoid {
+                    mean_rate,
+                    peak_to_mean,
+                    ..
+                },
+            ..
+        } => v(mean_rate) * v(peak_to_mean),
+        Arrivals::Trace { .. } => 0.0,
+    } * v(&s.demand_scale);
+    let max_len = |d: &Option<LengthDist>| match d {
+        Some(LengthDist::Fixed(p)) => v(p),
+        Some(
+            LengthDist::Uniform { max, .. }
+            | LengthDist::LogNormal { max, .. }
+            | LengthDist::Exponential { max, .. }
+            | LengthDist::Empirical { max, .. },
+        ) => v(max),
+        None => 0.0,
+    };
+    rate <= 200.0 && max_len(&s.workload.output_tokens) <= 20_000.0
+}
+
+#[test]
+fn number_spans_skip_comments_strings_and_names() {
+    let spans = number_spans("a = 12 # 99\nname = \"llama-3.1-8b\"\nb = -3.5e2\nmax_batch = 256\n");
+    let text = "a = 12 # 99\nname = \"llama-3.1-8b\"\nb = -3.5e2\nmax_batch = 256\n";
+    let got: Vec<&str> = spans.iter().map(|&(a, b)| &text[a..b]).collect();
+    assert_eq!(got, vec!["12", "-3.5e2", "256"]);
+    assert!(!scenario_files_are_empty());
+}
+
+fn scenario_files_are_empty() -> bool {
+    scenarios().iter().any(|(_, t)| t.is_empty())
+}
