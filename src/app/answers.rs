@@ -68,14 +68,23 @@ pub(super) fn fraction_arg(name: &str, v: f64) -> Result<()> {
     }
 }
 
-/// Writes an answer command's `<name>.json` and chart into `out`, swapped in whole.
-pub(super) fn write_answer(
-    out: &Path,
+/// Renders an answer command's chart and writes it with `<name>.json` into
+/// `--out` (default `outputs/<scenario>-<name>`), swapped in whole.
+fn write_answer<C: plot::Chart>(
+    run: &RunOptions,
+    scenario: &str,
     name: &str,
+    title: &str,
     value: &impl serde::Serialize,
-    fig: &plot::Figure,
+    chart: &C,
 ) -> Result<PathBuf> {
-    let dir = OutputDir::new(out)?;
+    let fig = plot::figure(name, title, chart, plot::WIDTH, 560)
+        .map_err(|e| Failure::Runtime(anyhow!(e)))?;
+    let out = run
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("outputs").join(format!("{scenario}-{name}")));
+    let dir = OutputDir::new(&out)?;
     let mut json = serde_json::to_vec_pretty(value)
         .with_context(|| format!("cannot serialize {name}.json"))?;
     json.push(b'\n');
@@ -118,20 +127,14 @@ pub(super) fn size(args: SizeArgs) -> Result<()> {
         .install(|| sizing::size(&base, &make, target, n, seed, &bar))
         .map_err(Failure::Input)?;
     bar.finish();
-    let fig = plot::figure(
+    let written = write_answer(
+        &args.run,
+        &base.name,
         "sizing",
         "Cost against SLO risk",
+        &result,
         &plot::sizing::SizingChart { result: &result },
-        plot::WIDTH,
-        560,
-    )
-    .map_err(|e| Failure::Runtime(anyhow!(e)))?;
-    let out = args
-        .run
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("outputs").join(format!("{}-sizing", base.name)));
-    let written = write_answer(&out, "sizing", &result, &fig)?;
+    )?;
     if !args.run.quiet {
         println!(
             "{}: {} candidates x {} replications; target: SLO attainment >= {} in >= {:.0}% of replications\n",
@@ -209,20 +212,14 @@ pub(super) fn breakeven(args: BreakevenArgs) -> Result<()> {
     let ms = breakeven::multipliers(args.from, args.to, args.steps);
     let result = pool.install(|| breakeven::breakeven(&base, &ms, n, seed, &bar));
     bar.finish();
-    let fig = plot::figure(
+    let written = write_answer(
+        &args.run,
+        &base.name,
         "breakeven",
         "Break-even against the API",
+        &result,
         &plot::breakeven::BreakevenChart { result: &result },
-        plot::WIDTH,
-        560,
-    )
-    .map_err(|e| Failure::Runtime(anyhow!(e)))?;
-    let out = args
-        .run
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("outputs").join(format!("{}-breakeven", base.name)));
-    let written = write_answer(&out, "breakeven", &result, &fig)?;
+    )?;
     if !args.run.quiet {
         println!(
             "{}: {} volumes x {} replications; cost per 1M output tokens, median [p5-p95]\n",
