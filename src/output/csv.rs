@@ -76,29 +76,50 @@ pub fn request_row(r: &RequestRecord) -> String {
     )
 }
 
-/// Streams per-request rows to any writer (the CLI gives it a temp file).
+/// Streams per-request rows to any writer (the CLI gives it a temp file),
+/// in request id (arrival) order. Requests leave out of order, so rows wait
+/// in a small reorder buffer until every earlier id is written: its size is
+/// bounded by the requests in flight, not by the horizon.
 pub struct RequestCsv<W: Write> {
     out: W,
     pub error: Option<std::io::Error>,
+    next_id: u64,
+    pending: std::collections::BinaryHeap<std::cmp::Reverse<(u64, String)>>,
 }
 
 impl<W: Write> RequestCsv<W> {
     pub fn new(mut out: W) -> Self {
         let error = writeln!(out, "{REQUESTS_HEADER}").err();
-        RequestCsv { out, error }
+        RequestCsv {
+            out,
+            error,
+            next_id: 0,
+            pending: std::collections::BinaryHeap::new(),
+        }
     }
 
+    /// The writer, once every request has been written.
     pub fn into_inner(self) -> W {
+        debug_assert!(self.pending.is_empty(), "requests missing from the CSV");
         self.out
+    }
+
+    fn write(&mut self, line: &str) {
+        if self.error.is_none()
+            && let Err(e) = writeln!(self.out, "{line}")
+        {
+            self.error = Some(e);
+        }
     }
 }
 
 impl<W: Write> crate::simulation::Observer for RequestCsv<W> {
     fn on_request(&mut self, r: &RequestRecord) {
-        if self.error.is_none()
-            && let Err(e) = writeln!(self.out, "{}", request_row(r))
-        {
-            self.error = Some(e);
+        self.pending.push(std::cmp::Reverse((r.id, request_row(r))));
+        while self.pending.peek().is_some_and(|p| p.0.0 == self.next_id) {
+            let std::cmp::Reverse((_, line)) = self.pending.pop().expect("peeked");
+            self.write(&line);
+            self.next_id += 1;
         }
     }
 }
