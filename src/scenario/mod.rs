@@ -304,6 +304,9 @@ pub enum Billing {
     PerStartedHour,
 }
 
+/// Longest provisioning, model load, cold start or API latency accepted.
+pub const MAX_EVENT_DURATION_S: Seconds = 30.0 * crate::units::DAY_S;
+
 /// A duration drawn anew at every event it times (each replica start, each
 /// API call), unlike an uncertain [`Param`] drawn once per replication.
 #[derive(Debug, Clone, PartialEq)]
@@ -313,11 +316,12 @@ pub enum EventDuration {
 }
 
 impl EventDuration {
-    /// A draw in seconds (negative draws of a normal are clamped to 0).
+    /// A draw in seconds, clamped to [0, 30 days] (the tail of an unbounded
+    /// distribution could otherwise stall a history).
     pub fn sample(&self, rng: &mut crate::engine::rng::SimRng) -> Seconds {
         match self {
             EventDuration::Fixed(v) => *v,
-            EventDuration::Random(d) => d.sample(rng).max(0.0),
+            EventDuration::Random(d) => d.sample(rng).clamp(0.0, MAX_EVENT_DURATION_S),
         }
     }
 

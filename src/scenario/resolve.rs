@@ -212,18 +212,20 @@ impl Resolver<'_, '_, '_> {
     /// A duration drawn per event (replica start, API call): a value or a
     /// distribution over seconds, not registered as an uncertain input.
     fn event_dur(&mut self, field: &str, raw: Option<&RawDur>, default: f64) -> R<EventDuration> {
+        // Longer than a month is a typo, and would stall the simulation.
+        let allowed = Allowed::between(0.0, MAX_EVENT_DURATION_S);
         match raw.map(|r| &r.0) {
             None => Ok(EventDuration::Fixed(default)),
-            Some(Num::Value(v)) if Allowed::NON_NEGATIVE.contains(*v) => {
-                Ok(EventDuration::Fixed(*v))
+            Some(Num::Value(v)) if allowed.contains(*v) => Ok(EventDuration::Fixed(*v)),
+            Some(Num::Value(v)) => {
+                Err(self.invalid(field, v, "a duration >= 0 and at most 30 days", None))
             }
-            Some(Num::Value(v)) => Err(self.invalid(field, v, "a duration >= 0", None)),
-            Some(Num::Dist(d)) => match check_dist(d, &Allowed::NON_NEGATIVE) {
+            Some(Num::Dist(d)) => match check_dist(d, &allowed) {
                 Ok(()) => Ok(EventDuration::Random(d.clone())),
                 Err(why) => Err(self.invalid(
                     field,
                     d,
-                    "a distribution over seconds >= 0",
+                    "a distribution over seconds between 0 and 30 days",
                     Some(format!("The distribution is invalid: {why}.")),
                 )),
             },
@@ -282,9 +284,14 @@ impl Resolver<'_, '_, '_> {
         let workload = self.workload(raw_workload)?;
         let horizon_s = match &raw.horizon {
             Some(h) => match &h.0 {
-                Num::Value(v) if Allowed::POSITIVE.contains(*v) => *v,
+                Num::Value(v) if Allowed::POSITIVE.contains(*v) && *v <= MAX_HORIZON_S => *v,
                 Num::Value(v) => {
-                    return Err(self.invalid("horizon", v, "a duration > 0, e.g. \"1h\"", None));
+                    return Err(self.invalid(
+                        "horizon",
+                        v,
+                        "a duration > 0 and at most 5 years, e.g. \"1h\"",
+                        None,
+                    ));
                 }
                 other => {
                     return Err(self.invalid("horizon", other, "a fixed duration such as \"1h\"", Some("The horizon is the billing period; make demand uncertain with demand_scale instead.".into())));
@@ -301,7 +308,7 @@ impl Resolver<'_, '_, '_> {
                     let rs = rate_scale.fixed().unwrap_or(1.0);
                     let ds = demand_scale.fixed().filter(|d| *d > 0.0).unwrap_or(1.0);
                     // Arrivals stop strictly before the horizon; keep the last row in.
-                    trace.span_s() * ts / (rs * ds) + 1e-9
+                    (trace.span_s() * ts / (rs * ds) + 1e-9).min(MAX_HORIZON_S)
                 }
                 _ => HOUR_S,
             },
@@ -570,13 +577,13 @@ impl Resolver<'_, '_, '_> {
                         &format!("{F}.time_scale"),
                         time_scale.as_ref(),
                         1.0,
-                        Allowed::POSITIVE,
+                        Allowed::between(1e-6, 1e6),
                     )?,
                     rate_scale: self.num_or(
                         &format!("{F}.rate_scale"),
                         rate_scale.as_ref(),
                         1.0,
-                        Allowed::POSITIVE,
+                        Allowed::between(1e-6, 1e6),
                     )?,
                 }
             }
@@ -1018,26 +1025,32 @@ impl Resolver<'_, '_, '_> {
                 decode_per_seq_s,
                 kv_per_token_s,
             }) => {
-                let nn = Allowed::NON_NEGATIVE;
+                // Coefficients beyond these bounds are typos (a step of
+                // minutes) and would stall the simulation.
                 let s = StepTime::Linear {
-                    fixed_s: self.num_or(&format!("{st}.fixed_s"), fixed_s.as_ref(), 0.0, nn)?,
+                    fixed_s: self.num_or(
+                        &format!("{st}.fixed_s"),
+                        fixed_s.as_ref(),
+                        0.0,
+                        Allowed::between(0.0, 10.0),
+                    )?,
                     prefill_per_token_s: self.num_or(
                         &format!("{st}.prefill_per_token_s"),
                         prefill_per_token_s.as_ref(),
                         0.0,
-                        nn,
+                        Allowed::between(0.0, 0.1),
                     )?,
                     decode_per_seq_s: self.num_or(
                         &format!("{st}.decode_per_seq_s"),
                         decode_per_seq_s.as_ref(),
                         0.0,
-                        nn,
+                        Allowed::between(0.0, 1.0),
                     )?,
                     kv_per_token_s: self.num_or(
                         &format!("{st}.kv_per_token_s"),
                         kv_per_token_s.as_ref(),
                         0.0,
-                        nn,
+                        Allowed::between(0.0, 0.01),
                     )?,
                 };
                 if let StepTime::Linear {
@@ -1062,23 +1075,25 @@ impl Resolver<'_, '_, '_> {
                 mbu,
                 overhead_s,
             }) => StepTime::Roofline {
+                // Below 1% efficiency or above 1 s of overhead a step takes
+                // minutes: a typo that would stall the simulation.
                 mfu: self.num_or(
                     &format!("{st}.mfu"),
                     mfu.as_ref(),
                     DEFAULT_MFU,
-                    Allowed::FRACTION,
+                    Allowed::between(0.01, 1.0),
                 )?,
                 mbu: self.num_or(
                     &format!("{st}.mbu"),
                     mbu.as_ref(),
                     DEFAULT_MBU,
-                    Allowed::FRACTION,
+                    Allowed::between(0.01, 1.0),
                 )?,
                 overhead_s: self.num_or(
                     &format!("{st}.overhead_s"),
                     overhead_s.as_ref(),
                     DEFAULT_OVERHEAD_S,
-                    Allowed::NON_NEGATIVE,
+                    Allowed::between(0.0, 1.0),
                 )?,
             },
         };
@@ -1603,6 +1618,9 @@ fn hour_allowed() -> Allowed {
         ..Allowed::NON_NEGATIVE
     }
 }
+
+/// Longest horizon accepted: five years.
+pub const MAX_HORIZON_S: f64 = 5.0 * crate::units::YEAR_S;
 
 /// Replications when the scenario does not say: enough for percentiles and
 /// confidence intervals to mean something, small enough to run in seconds
