@@ -200,16 +200,21 @@ impl PoolRuntime {
     }
 
     /// Time from request to ready of a new replica, drawn per start:
-    /// (provisioning, loading).
-    pub fn startup_parts(&self, rng: &mut crate::engine::rng::SimRng) -> (Seconds, Seconds) {
+    /// (provisioning from `provisioning_rng`, model load / cold start from
+    /// `load_rng`). Fixed pools are ready at once.
+    pub fn startup_parts(
+        &self,
+        provisioning_rng: &mut crate::engine::rng::SimRng,
+        load_rng: &mut crate::engine::rng::SimRng,
+    ) -> (Seconds, Seconds) {
         match &self.rule {
             PoolRule::OnDemand {
                 provisioning, load, ..
             }
             | PoolRule::Spot {
                 provisioning, load, ..
-            } => (provisioning.sample(rng), load.sample(rng)),
-            PoolRule::Serverless { cold_start, .. } => (0.0, cold_start.sample(rng)),
+            } => (provisioning.sample(provisioning_rng), load.sample(load_rng)),
+            PoolRule::Serverless { cold_start, .. } => (0.0, cold_start.sample(load_rng)),
             PoolRule::Reserved { .. } | PoolRule::Owned { .. } => (0.0, 0.0),
         }
     }

@@ -63,6 +63,21 @@ pub struct PoolOutcome {
     pub interruptions: f64,
 }
 
+impl PoolOutcome {
+    /// (field, value) pairs, named as in `pool.<name>.<field>`.
+    pub fn fields(&self) -> [(&'static str, f64); 7] {
+        [
+            ("cost_usd", self.cost_usd),
+            ("gpu_hours", self.gpu_hours),
+            ("mean_replicas", self.mean_replicas),
+            ("ready_hours", self.ready_hours),
+            ("peak_replicas", self.peak_replicas),
+            ("cold_starts", self.cold_starts),
+            ("interruptions", self.interruptions),
+        ]
+    }
+}
+
 /// Every metric of one strategy in one replication (SPEC §7 keys and more).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -162,9 +177,15 @@ impl Outcome {
 
     /// The value of a metric by name (pool metrics: `pool.<name>.<field>`).
     pub fn by_name(&self, name: &str) -> Option<f64> {
-        self.metrics()
+        // Without building every name: this runs per replication and metric.
+        if let Some(i) = METRIC_NAMES.iter().position(|n| *n == name) {
+            return self.values.get(i).copied();
+        }
+        let (pool, field) = name.strip_prefix("pool.")?.rsplit_once('.')?;
+        let p = self.pools.iter().find(|p| p.name == pool)?;
+        p.fields()
             .into_iter()
-            .find(|(n, _)| n == name)
+            .find(|(f, _)| *f == field)
             .map(|(_, v)| v)
     }
 
@@ -176,15 +197,7 @@ impl Outcome {
             .map(|(n, v)| (n.to_string(), *v))
             .collect();
         for p in &self.pools {
-            for (field, v) in [
-                ("cost_usd", p.cost_usd),
-                ("gpu_hours", p.gpu_hours),
-                ("mean_replicas", p.mean_replicas),
-                ("ready_hours", p.ready_hours),
-                ("peak_replicas", p.peak_replicas),
-                ("cold_starts", p.cold_starts),
-                ("interruptions", p.interruptions),
-            ] {
+            for (field, v) in p.fields() {
                 out.push((format!("pool.{}.{field}", p.name), v));
             }
         }

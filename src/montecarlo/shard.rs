@@ -118,15 +118,7 @@ fn hist_bits(h: &LatencyHistogram) -> HistogramBits {
 }
 
 fn pool_values(p: &PoolOutcome) -> [f64; 7] {
-    [
-        p.cost_usd,
-        p.gpu_hours,
-        p.mean_replicas,
-        p.ready_hours,
-        p.peak_replicas,
-        p.cold_starts,
-        p.interruptions,
-    ]
+    p.fields().map(|(_, v)| v)
 }
 
 impl Part {

@@ -79,21 +79,8 @@ impl<O: Observer> Sim<'_, O> {
             self.after_ready(r);
         } else {
             self.set_state(r, State::Starting);
-            let (provisioning, load) = match &self.pools[p].rule {
-                PoolRule::Serverless { cold_start, .. } => {
-                    (0.0, cold_start.sample(&mut self.cold_start_rng))
-                }
-                PoolRule::OnDemand {
-                    provisioning, load, ..
-                }
-                | PoolRule::Spot {
-                    provisioning, load, ..
-                } => (
-                    provisioning.sample(&mut self.provisioning_rng),
-                    load.sample(&mut self.cold_start_rng),
-                ),
-                PoolRule::Reserved { .. } | PoolRule::Owned { .. } => (0.0, 0.0),
-            };
+            let (provisioning, load) =
+                self.pools[p].startup_parts(&mut self.provisioning_rng, &mut self.cold_start_rng);
             self.pools[p].cold_starts += 1;
             let epoch = self.replicas[r].epoch;
             self.calendar.schedule(
