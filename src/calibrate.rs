@@ -10,9 +10,9 @@
 //! faint pull toward the defaults so parameters the data cannot identify
 //! (e.g. mfu from single-stream points alone) stay at their defaults.
 
-use crate::scenario::resolve::{DEFAULT_MBU, DEFAULT_MFU, DEFAULT_OVERHEAD_S};
-use crate::scenario::{Draws, Engine, Param, StepTime};
-use crate::serving::{EngineFigures, Replica, ReplicaConfig, RequestTable, StepModel};
+use crate::scenario::defaults;
+use crate::scenario::{Draws, Engine, EngineFigures, Param, StepTime};
+use crate::serving::{Replica, ReplicaConfig, RequestTable, StepModel};
 use crate::workload::Request;
 
 /// One published or measured throughput figure.
@@ -84,9 +84,9 @@ pub struct Efficiencies {
 impl Default for Efficiencies {
     fn default() -> Self {
         Efficiencies {
-            mfu: DEFAULT_MFU,
-            mbu: DEFAULT_MBU,
-            overhead_s: DEFAULT_OVERHEAD_S,
+            mfu: defaults::MFU,
+            mbu: defaults::MBU,
+            overhead_s: defaults::OVERHEAD_S,
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 
-use super::uncertain::{RawDur, RawNum};
+use super::number::{RawDur, RawNum};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

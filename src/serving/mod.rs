@@ -11,4 +11,4 @@ pub mod step_time;
 pub use inflight::{InFlight, Phase, RequestTable, Slot};
 pub use replica::{Replica, ReplicaConfig, ReplicaStats};
 pub use router::Router;
-pub use step_time::{EngineFigures, IterationLoad, StepModel};
+pub use step_time::{IterationLoad, StepModel};

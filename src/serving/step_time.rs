@@ -7,7 +7,7 @@
 //! [`StepModel`] is built once per replication (its inputs may be uncertain)
 //! and evaluated in the hot loop: a handful of multiplications per iteration.
 
-use crate::scenario::{Draws, Engine, Precision, StepTime};
+use crate::scenario::{Draws, Engine, EngineFigures, StepTime, peak_flops};
 
 /// What one iteration processes; all the step-time models need.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -23,66 +23,6 @@ pub struct IterationLoad {
     pub decode_context_tokens: u64,
     /// Σ context over every sequence in the iteration.
     pub context_tokens: u64,
-}
-
-/// Static figures of one replica: memory, weights, KV sizing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EngineFigures {
-    pub tensor_parallel: f64,
-    pub gpu_memory_utilization: f64,
-    /// All weights of one replica, bytes.
-    pub weight_bytes: f64,
-    /// Weights read every iteration (attention, shared layers), bytes.
-    pub dense_weight_bytes: f64,
-    /// Weights inside routed experts, bytes.
-    pub expert_weight_bytes: f64,
-    pub kv_bytes_per_token: f64,
-    /// tp × memory × utilization, bytes.
-    pub usable_memory_bytes: f64,
-    /// (usable memory − weights) / KV bytes per token; may be ≤ 0 (does not fit).
-    pub kv_capacity_tokens_derived: f64,
-    /// The capacity used: the scenario's `kv_capacity_tokens`, else the derived one.
-    pub kv_capacity_tokens: u64,
-}
-
-impl EngineFigures {
-    pub fn new(engine: &Engine, draws: &Draws) -> Self {
-        let m = &engine.model;
-        let tp = engine.tensor_parallel.value(draws).round().max(1.0);
-        let gmu = engine.gpu_memory_utilization.value(draws);
-        let bytes = engine.precision.weight_bytes();
-        let weight_bytes = m.params_b * 1e9 * bytes;
-        let expert_weight_bytes = m.expert_params_b * 1e9 * bytes;
-        let kv_bytes_per_token = m.layers * m.kv_values_per_layer * engine.kv_bytes;
-        let usable = tp * engine.gpu.memory_gb * 1e9 * gmu;
-        let derived = ((usable - weight_bytes) / kv_bytes_per_token).floor();
-        let capacity = match engine.kv_capacity_tokens {
-            Some(p) => p.value(draws).round().max(1.0) as u64,
-            None => derived.max(0.0) as u64,
-        };
-        EngineFigures {
-            tensor_parallel: tp,
-            gpu_memory_utilization: gmu,
-            weight_bytes,
-            dense_weight_bytes: weight_bytes - expert_weight_bytes,
-            expert_weight_bytes,
-            kv_bytes_per_token,
-            usable_memory_bytes: usable,
-            kv_capacity_tokens_derived: derived,
-            kv_capacity_tokens: capacity,
-        }
-    }
-}
-
-/// Peak dense FLOP/s of one GPU at a precision (falling back to the next
-/// wider format the GPU has tensor cores for).
-pub fn peak_flops(gpu: &crate::scenario::GpuSpec, precision: Precision) -> f64 {
-    let tflops = match precision {
-        Precision::Bf16 | Precision::Int4 => gpu.bf16_tflops,
-        Precision::Fp8 => gpu.fp8_tflops.unwrap_or(gpu.bf16_tflops),
-        Precision::Fp4 => gpu.fp4_tflops.or(gpu.fp8_tflops).unwrap_or(gpu.bf16_tflops),
-    };
-    tflops * 1e12
 }
 
 /// The roofline model with every constant folded for the hot loop.

@@ -32,11 +32,11 @@ use crate::metrics::outcome::M;
 use crate::metrics::{
     LatencyHistogram, Outcome, OutcomeBuilder, PoolOutcome, RequestEnd, RequestRecord,
 };
-use crate::scenario::{Admission, Draws, EventDuration, Overflow, RouterKind, Scenario};
-use crate::serving::inflight::Phase;
-use crate::serving::{
-    EngineFigures, Replica, ReplicaConfig, RequestTable, Router, Slot, StepModel,
+use crate::scenario::{
+    Admission, Draws, EngineFigures, EventDuration, Overflow, RouterKind, Scenario,
 };
+use crate::serving::inflight::Phase;
+use crate::serving::{Replica, ReplicaConfig, RequestTable, Router, Slot, StepModel};
 use crate::units::{HOUR_S, MONTH_S, Seconds};
 use crate::workload::{Request, TrafficSource};
 

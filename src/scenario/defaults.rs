@@ -1,0 +1,105 @@
+//! Every default a scenario gets for a field it does not write, and the
+//! sanity bounds that refuse values which could only be typos, in one place.
+//!
+//! docs/model.md explains the model these feed; docs/sources.md gives the
+//! public sources behind the engine and hardware figures.
+
+use super::engine::{Engine, EngineFigures};
+use super::uncertain::Draws;
+use crate::units::{DAY_S, YEAR_S};
+
+// ----- scenario and Monte Carlo ----------------------------------------------
+
+/// Output directory name when the scenario has no `name`.
+pub const NAME: &str = "scenario";
+/// Horizon (and billing period) of a scenario without a trace: one hour.
+pub const HORIZON_S: f64 = 3600.0;
+/// Replications when the scenario does not say: enough for percentiles and
+/// confidence intervals to mean something, small enough to run in seconds
+/// on the shipped scenarios.
+pub const REPLICATIONS: u64 = 100;
+pub const SEED: u64 = 42;
+
+// ----- workload ----------------------------------------------------------------
+
+/// Default prompt lengths: lognormal, median 512 tokens, σ 0.8, in [1, 131072].
+pub const PROMPT_MEDIAN: f64 = 512.0;
+pub const PROMPT_SIGMA: f64 = 0.8;
+/// Default output lengths: lognormal, median 200 tokens, σ 1.0, in [1, 4096].
+pub const OUTPUT_MEDIAN: f64 = 200.0;
+pub const OUTPUT_SIGMA: f64 = 1.0;
+pub const OUTPUT_MAX: f64 = 4096.0;
+/// Upper clamp of a lognormal length when the scenario gives no `max`.
+pub const MAX_TOKENS: f64 = 131_072.0;
+/// Sinusoidal diurnal profile: peak-to-mean ratio and clock hour of the peak.
+pub const PEAK_TO_MEAN: f64 = 1.5;
+pub const PEAK_HOUR: f64 = 14.0;
+
+// ----- engine ------------------------------------------------------------------
+
+pub const MODEL: &str = "llama-3.1-70b";
+pub const GPU: &str = "h100-sxm";
+pub const TENSOR_PARALLEL: f64 = 2.0;
+/// vLLM's default share of GPU memory for weights, activations and KV.
+pub const GPU_MEMORY_UTILIZATION: f64 = 0.9;
+/// vLLM's long-standing default `max_num_seqs`.
+pub const MAX_BATCH: f64 = 256.0;
+/// vLLM's default KV block size, tokens.
+pub const KV_BLOCK_TOKENS: f64 = 16.0;
+/// Default roofline efficiencies (docs/sources.md, "Engine defaults"): MBU
+/// 0.55–0.75 for optimised engines with the per-step overhead modelled
+/// separately (~1–2 ms), prefill MFU 29–38% on H100 FP8.
+pub const MFU: f64 = 0.35;
+pub const MBU: f64 = 0.7;
+pub const OVERHEAD_S: f64 = 0.0015;
+/// Default all-reduce latency of a custom GPU (PCIe-class link), µs.
+pub const CUSTOM_GPU_ALLREDUCE_US: f64 = 25.0;
+pub const CUSTOM_GPU_LINK_GB_S: f64 = 32.0;
+pub const CUSTOM_GPU_TDP_WATTS: f64 = 700.0;
+
+// ----- SLO and API ---------------------------------------------------------------
+
+pub const SLO_TTFT_S: f64 = 2.0;
+pub const SLO_TPOT_S: f64 = 0.1;
+/// Per-token API prices, USD per 1M input / output tokens.
+pub const API_INPUT_PER_M: f64 = 0.60;
+pub const API_OUTPUT_PER_M: f64 = 3.60;
+/// Time to first token and time per output token of an API call.
+pub const API_LATENCY_S: f64 = 0.5;
+pub const API_TPOT_S: f64 = 0.02;
+
+// ----- fleet ---------------------------------------------------------------------
+
+pub const AUTOSCALE_INTERVAL_S: f64 = 10.0;
+pub const TARGET_INFLIGHT_PER_REPLICA: f64 = 32.0;
+pub const SCALE_DOWN_DELAY_S: f64 = 300.0;
+/// On-demand and spot: time from request to a booted machine.
+pub const PROVISIONING_S: f64 = 180.0;
+pub const MIN_BILLED_S: f64 = 60.0;
+/// Spot interruption notice.
+pub const SPOT_NOTICE_S: f64 = 120.0;
+/// Serverless: scale-to-zero grace period.
+pub const IDLE_TIMEOUT_S: f64 = 300.0;
+/// Serverless cold start when derived: container start plus weights at
+/// the load bandwidth.
+pub const CONTAINER_START_S: f64 = 20.0;
+pub const LOAD_GB_PER_S: f64 = 2.0;
+/// Owned hardware: facility overhead and electricity price.
+pub const PUE: f64 = 1.3;
+pub const USD_PER_KWH: f64 = 0.12;
+/// Owned hardware: idle power as a share of the GPU's TDP (busy power is the TDP).
+pub const IDLE_POWER_SHARE_OF_TDP: f64 = 0.15;
+
+/// Default model-load time of an on-demand or spot replica: 60 s of engine
+/// start plus the weights at 2 GB/s (stock loaders; docs/sources.md).
+pub fn load_s(engine: &Engine, draws: &Draws) -> f64 {
+    60.0 + EngineFigures::new(engine, draws).weight_bytes / 2e9
+}
+
+// ----- sanity bounds ---------------------------------------------------------------
+
+/// Longest horizon accepted: five years.
+pub const MAX_HORIZON_S: f64 = 5.0 * YEAR_S;
+/// Longest provisioning, model load, cold start or API latency accepted
+/// (random draws are clamped here): longer is a typo that would stall a history.
+pub const MAX_EVENT_DURATION_S: f64 = 30.0 * DAY_S;
