@@ -1,7 +1,7 @@
 //! GPU and model presets, each figure with its public source.
 //!
-//! Source keys in brackets resolve in `shared/reference/calibration.md`'s
-//! source index; figures marked "⚠" there are marked here too. A scenario can
+//! Source keys in brackets resolve in the source index of `docs/sources.md`;
+//! figures marked "unverified" there are marked so here too. A scenario can
 //! override any field (`gpu = { preset = "h100-sxm", hbm_tb_s = 3.0 }`).
 
 /// One GPU's figures. Throughputs are dense (no sparsity).
@@ -84,7 +84,7 @@ const GPUS: &[Gpu] = &[
         link_gb_s: 450.0,
         allreduce_us: NVLINK_ALLREDUCE_US,
         tdp_watts: 700.0,
-        source: "calibration.md §1 [klockwood-h100], [nv-h100-pb]; NVLink4 900 GB/s bidirectional; all-reduce latency assumed 10 us (Vidur [vidur-allreduce] measures 20-45 us at TP8)",
+        source: "NVIDIA H100 product brief [nv-h100-pb], Lockwood H100 page [klockwood-h100]; NVLink4 900 GB/s bidirectional; all-reduce 10 us assumed (Vidur [vidur-allreduce]: 20-45 us on 8x H100)",
     },
     Gpu {
         key: "h100-pcie",
@@ -97,7 +97,7 @@ const GPUS: &[Gpu] = &[
         link_gb_s: 64.0,
         allreduce_us: PCIE_ALLREDUCE_US,
         tdp_watts: 350.0,
-        source: "calibration.md §1 [nv-h100-pb] (TFLOPS ⚠); PCIe Gen5 x16 128 GB/s bidirectional",
+        source: "NVIDIA H100 PCIe product brief [nv-h100-pb] (TFLOPS unverified); PCIe Gen5 x16 128 GB/s bidirectional; all-reduce 25 us assumed (see docs/sources.md)",
     },
     Gpu {
         key: "h200",
@@ -110,7 +110,7 @@ const GPUS: &[Gpu] = &[
         link_gb_s: 450.0,
         allreduce_us: NVLINK_ALLREDUCE_US,
         tdp_watts: 700.0,
-        source: "calibration.md §1 [h200-pages]; NVLink4 900 GB/s bidirectional",
+        source: "H200 spec pages [h200-pages] (secondary); NVLink4 900 GB/s bidirectional; all-reduce 10 us assumed (see docs/sources.md)",
     },
     Gpu {
         key: "b200",
@@ -123,7 +123,7 @@ const GPUS: &[Gpu] = &[
         link_gb_s: 900.0,
         allreduce_us: NVLINK_ALLREDUCE_US,
         tdp_watts: 1000.0,
-        source: "calibration.md §1 [klockwood-b200], [trtllm-perf]; 180 GB usable in DGX B200; NVLink5 1.8 TB/s bidirectional",
+        source: "Lockwood B200 page [klockwood-b200], TensorRT-LLM perf overview [trtllm-perf]; 180 GB usable in DGX B200; NVLink5 1.8 TB/s bidirectional; all-reduce 10 us assumed",
     },
     Gpu {
         key: "a100-80gb",
@@ -136,7 +136,7 @@ const GPUS: &[Gpu] = &[
         link_gb_s: 300.0,
         allreduce_us: NVLINK_ALLREDUCE_US,
         tdp_watts: 400.0,
-        source: "calibration.md §1 [klockwood-a100], [thunder-a100]; no FP8 tensor cores; NVLink3 600 GB/s bidirectional",
+        source: "Lockwood A100 page [klockwood-a100], Thunder Compute [thunder-a100]; no FP8 tensor cores; NVLink3 600 GB/s bidirectional; all-reduce 10 us assumed",
     },
     Gpu {
         key: "l40s",
@@ -149,7 +149,7 @@ const GPUS: &[Gpu] = &[
         link_gb_s: 32.0,
         allreduce_us: PCIE_ALLREDUCE_US,
         tdp_watts: 350.0,
-        source: "calibration.md §1 [l40s-ds]; no NVLink, PCIe Gen4 x16 64 GB/s bidirectional",
+        source: "NVIDIA L40S datasheet [l40s-ds]; no NVLink, PCIe Gen4 x16 64 GB/s bidirectional; all-reduce 25 us assumed (see docs/sources.md)",
     },
     Gpu {
         key: "l4",
@@ -162,7 +162,7 @@ const GPUS: &[Gpu] = &[
         link_gb_s: 32.0,
         allreduce_us: PCIE_ALLREDUCE_US,
         tdp_watts: 72.0,
-        source: "calibration.md §1 [l4-pages]; PCIe Gen4",
+        source: "L4 spec pages [l4-pages] (secondary); no NVLink, PCIe Gen4 x16 64 GB/s bidirectional [l40s-ds]; all-reduce 25 us assumed (see docs/sources.md)",
     },
     Gpu {
         key: "rtx-4090",
@@ -175,7 +175,7 @@ const GPUS: &[Gpu] = &[
         link_gb_s: 32.0,
         allreduce_us: PCIE_ALLREDUCE_US,
         tdp_watts: 450.0,
-        source: "calibration.md §1 [hmc-4090]; FP32-accumulate rates (FP16-accumulate is 2x); PCIe Gen4",
+        source: "RTX 4090 spec page [hmc-4090]; FP32-accumulate rates (FP16-accumulate is 2x); PCIe Gen4 x16 64 GB/s bidirectional [l40s-ds]; all-reduce 25 us assumed",
     },
     Gpu {
         key: "mi300x",
@@ -188,7 +188,7 @@ const GPUS: &[Gpu] = &[
         link_gb_s: 448.0,
         allreduce_us: NVLINK_ALLREDUCE_US,
         tdp_watts: 750.0,
-        source: "calibration.md §1 [codesota-mi300x], [amd-mi300x-pages]; Infinity Fabric 896 GB/s aggregate ⚠, half taken per direction",
+        source: "MI300X spec pages [codesota-mi300x], [amd-mi300x-pages] (secondary); Infinity Fabric 896 GB/s aggregate (unverified), half per direction; all-reduce 10 us assumed",
     },
 ];
 
@@ -235,7 +235,7 @@ const MODELS: &[Model] = &[
         hidden: 4096.0,
         kv_heads: 8.0,
         head_dim: 128.0,
-        source: "calibration.md §2 [hf-config], [inferencebench-405b]",
+        source: "Hugging Face config.json [hf-llama-3.1-8b] (not re-fetched, unverified); layer count and GQA also in [inferencebench-405b]; see docs/sources.md",
         ..DENSE
     },
     Model {
@@ -247,7 +247,7 @@ const MODELS: &[Model] = &[
         hidden: 8192.0,
         kv_heads: 8.0,
         head_dim: 128.0,
-        source: "calibration.md §2 [hf-config], [inferencebench-405b]",
+        source: "Hugging Face config.json [hf-llama-3.1-70b] (not re-fetched, unverified); layer count and GQA also in [inferencebench-405b]; see docs/sources.md",
         ..DENSE
     },
     Model {
@@ -259,7 +259,7 @@ const MODELS: &[Model] = &[
         hidden: 16384.0,
         kv_heads: 8.0,
         head_dim: 128.0,
-        source: "calibration.md §2 [hf-config], [inferencebench-405b]",
+        source: "Hugging Face config.json [hf-llama-3.1-405b] (not re-fetched, unverified); layers, GQA and hidden size also in [inferencebench-405b]",
         ..DENSE
     },
     Model {
@@ -271,7 +271,7 @@ const MODELS: &[Model] = &[
         hidden: 4096.0,
         kv_heads: 8.0,
         head_dim: 128.0,
-        source: "calibration.md §2 (⚠ from memory)",
+        source: "Hugging Face config.json [hf-qwen3-8b], from memory (unverified); see docs/sources.md",
         ..DENSE
     },
     Model {
@@ -283,7 +283,7 @@ const MODELS: &[Model] = &[
         hidden: 5120.0,
         kv_heads: 8.0,
         head_dim: 128.0,
-        source: "Hugging Face Qwen/Qwen3-32B config.json (64 layers, hidden 5120, 8 KV heads x 128) ⚠ from memory, not in calibration.md",
+        source: "Hugging Face config.json [hf-qwen3-32b] (64 layers, hidden 5120, 8 KV heads x 128), from memory (unverified)",
         ..DENSE
     },
     Model {
@@ -295,7 +295,7 @@ const MODELS: &[Model] = &[
         hidden: 5376.0,
         kv_heads: 16.0,
         head_dim: 128.0,
-        source: "Hugging Face google/gemma-3-27b-it config.json (62 layers, hidden 5376, 16 KV heads x 128) ⚠ from memory; sliding-window layers are treated as global, so KV per token is overstated at long context",
+        source: "Hugging Face config.json [hf-gemma-3-27b], from memory (unverified); sliding-window layers treated as global, so KV per token is overstated at long context",
         ..DENSE
     },
     Model {
@@ -312,7 +312,7 @@ const MODELS: &[Model] = &[
         experts_per_token: 2.0,
         // 32 layers × 8 experts × 3 × 4096 × 14336 (derived).
         expert_params_b: 45.1,
-        source: "calibration.md §2 (⚠); expert parameters derived from 32 x 8 x 3 x 4096 x 14336",
+        source: "Hugging Face config.json [hf-mixtral-8x7b], from memory (unverified); expert parameters derived from 32 x 8 x 3 x 4096 x 14336",
     },
     Model {
         key: "qwen3-235b-a22b",
@@ -328,7 +328,7 @@ const MODELS: &[Model] = &[
         experts_per_token: 8.0,
         // 94 layers × 128 experts × 3 × 4096 × 1536 (derived).
         expert_params_b: 227.0,
-        source: "Hugging Face Qwen/Qwen3-235B-A22B config.json ⚠ from memory; throughput in calibration.md §3.4 [trtllm-perf]",
+        source: "Hugging Face config.json [hf-qwen3-235b-a22b], from memory (unverified); expert parameters derived from 94 x 128 x 3 x 4096 x 1536",
     },
     Model {
         key: "deepseek-v3",
@@ -345,7 +345,7 @@ const MODELS: &[Model] = &[
         experts_per_token: 8.0,
         // 58 MoE layers × 256 experts × 3 × 7168 × 2048 (derived).
         expert_params_b: 653.9,
-        source: "calibration.md §2 (⚠); MLA KV = 576 values x 61 layers; expert parameters derived from 58 x 256 x 3 x 7168 x 2048",
+        source: "Hugging Face config.json [hf-deepseek-v3], from memory (unverified); MLA KV = 576 values x 61 layers; expert parameters derived from 58 x 256 x 3 x 7168 x 2048",
     },
 ];
 
@@ -416,8 +416,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kv_bytes_match_calibration_table() {
-        // calibration.md §2: KV/token BF16 = 131,072 B for 8B, 327,680 B for 70B.
+    fn kv_bytes_match_published_configs() {
+        // KV/token BF16: 131,072 B for 8B, 327,680 B for 70B (docs/sources.md, "Model presets").
         let kv = |m: &ModelSpec| m.layers * m.kv_values_per_layer * 2.0;
         assert_eq!(kv(&model("llama-3.1-8b").unwrap()), 131_072.0);
         assert_eq!(kv(&model("llama-3.1-70b").unwrap()), 327_680.0);

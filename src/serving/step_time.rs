@@ -204,9 +204,10 @@ mod tests {
     }
 
     #[test]
-    fn kv_capacity_matches_calibration_derivation() {
-        // calibration.md §2: 70B FP8 on 2×H100 at 0.9 leaves ≈ 144 − 71 GB for
-        // ≈ 430k tokens of FP8 KV (the doc also subtracts ~4 GB of activations).
+    fn kv_capacity_matches_hand_derivation() {
+        // Worked example: 70B FP8 on 2×H100 at 0.9 leaves ≈ 144 − 71 GB for KV,
+        // ≈ 448k tokens at 160 KiB each (≈ 420–430k if ~4 GB of activations were
+        // reserved, which fleetsim does not do).
         let e = engine(
             "model = \"llama-3.1-70b\"\ngpu = \"h100-sxm\"\nprecision = \"fp8\"\ntensor_parallel = 2",
         );

@@ -237,7 +237,7 @@ fn calibrate_recovers_known_efficiencies() {
 #[test]
 fn calibrate_fits_published_70b_points_and_refuses_impossible_ones() {
     let dir = tempfile::tempdir().unwrap();
-    // NIM, Llama-3.3-70B FP8 on 2 x H100 (calibration.md §3.2).
+    // NIM v1.8.0, Llama-3.3-70B FP8 on 2 x H100, 5000/500 [nim-bench] (docs/sources.md).
     let out = fleetsim(
         dir.path(),
         &[

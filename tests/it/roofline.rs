@@ -1,7 +1,8 @@
-//! Roofline predictions for Llama-3.1-8B and 70B on H100 against the
-//! published figures of calibration.md §3.6 ("quick lookup"), with the
-//! default efficiencies (mfu 0.35, mbu 0.7, 1.5 ms overhead), which come
-//! from calibration.md §4 and were not fitted to these points.
+//! Roofline predictions for Llama-3.1-8B and 70B on H100 against published
+//! figures (docs/sources.md, "Throughput measurements used in tests"), with
+//! the default efficiencies (mfu 0.35, mbu 0.7, 1.5 ms overhead), which are
+//! derived from published measurements (docs/sources.md, "Engine defaults")
+//! and were not fitted to these saturated points.
 //!
 //! Tolerance: ±25% of the published figure. A closed-form roofline is not a
 //! kernel profile (Vidur reports 9% with per-operator profiling); the README
