@@ -7,45 +7,8 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use serde::Deserialize;
-
-use crate::montecarlo::Replication;
-use crate::scenario::Scenario;
+use crate::montecarlo::{Replication, RunMeta};
 use crate::stats::{PairedDifference, Summary, cvar, paired_difference, prob_less, spearman};
-
-/// What a summary needs to know about the run besides the replications:
-/// enough to merge shards without the scenario file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunMeta {
-    pub scenario: String,
-    pub seed: u64,
-    pub horizon_s: f64,
-    pub strategies: Vec<String>,
-    /// Uncertain inputs: (field path, distribution as written).
-    pub inputs: Vec<(String, String)>,
-    /// SLO targets (medians if uncertain), for reference lines.
-    pub slo_ttft_s: f64,
-    pub slo_tpot_s: f64,
-}
-
-impl RunMeta {
-    pub fn of(scenario: &Scenario, seed: u64) -> RunMeta {
-        RunMeta {
-            scenario: scenario.name.clone(),
-            seed,
-            horizon_s: scenario.horizon_s,
-            strategies: scenario.strategies.iter().map(|s| s.name.clone()).collect(),
-            inputs: scenario
-                .uncertain
-                .inputs
-                .iter()
-                .map(|i| (i.name.clone(), i.dist.to_string()))
-                .collect(),
-            slo_ttft_s: scenario.slo.ttft_s.value(&scenario.uncertain.medians()),
-            slo_tpot_s: scenario.slo.tpot_s.value(&scenario.uncertain.medians()),
-        }
-    }
-}
 
 /// `summary.json`.
 #[derive(Debug, Clone, Serialize)]

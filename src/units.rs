@@ -90,6 +90,24 @@ pub fn format_duration(s: Seconds) -> String {
     }
 }
 
+/// Short human form of an amount of money for tables and axes: `$0.42`,
+/// `$850`, `$12.3k`, `$1.25M`.
+pub fn format_usd(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let a = x.abs();
+    if a >= 1e6 {
+        format!("${:.2}M", x / 1e6)
+    } else if a >= 1e4 {
+        format!("${:.1}k", x / 1e3)
+    } else if a >= 100.0 {
+        format!("${x:.0}")
+    } else {
+        format!("${x:.2}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -161,9 +161,9 @@ pub(super) fn size(args: SizeArgs) -> Result<()> {
                 assignment.join(" "),
                 format!(
                     "{} [{}-{}]",
-                    table::money(c.cost_per_month_mean_usd),
-                    table::money(c.cost_per_month_p5_usd),
-                    table::money(c.cost_per_month_p95_usd)
+                    format_usd(c.cost_per_month_mean_usd),
+                    format_usd(c.cost_per_month_p5_usd),
+                    format_usd(c.cost_per_month_p95_usd)
                 ),
                 c.prob_slo_met * 100.0,
                 if c.meets_target { "yes" } else { "no" }
@@ -174,7 +174,7 @@ pub(super) fn size(args: SizeArgs) -> Result<()> {
                 "\nCheapest that meets the target: {} with {:?}, {} per month on average.",
                 b.strategy,
                 b.assignment,
-                table::money(b.cost_per_month_mean_usd)
+                format_usd(b.cost_per_month_mean_usd)
             ),
             None => println!("\nNo candidate meets the target; widen the search."),
         }
@@ -234,16 +234,16 @@ pub(super) fn breakeven(args: BreakevenArgs) -> Result<()> {
             let mut line = format!(
                 "{:>14.3e}  {:>14}",
                 p.monthly_output_tokens,
-                table::money(p.api_per_m_output.p50)
+                format_usd(p.api_per_m_output.p50)
             );
             for b in &p.strategies {
                 line.push_str(&format!(
                     "  {:>24}",
                     format!(
                         "{} [{}-{}]",
-                        table::money(b.p50),
-                        table::money(b.p5),
-                        table::money(b.p95)
+                        format_usd(b.p50),
+                        format_usd(b.p5),
+                        format_usd(b.p95)
                     )
                 ));
             }

@@ -18,6 +18,7 @@ use crate::cli::{
 };
 use fleetsim::breakeven;
 use fleetsim::calibrate::{self, Measurement};
+use fleetsim::montecarlo::RunMeta;
 use fleetsim::montecarlo::shard::{Part, ShardSpec, fingerprint};
 use fleetsim::montecarlo::{self, Progress};
 use fleetsim::output::csv::{RequestCsv, replications_csv};
@@ -30,7 +31,8 @@ use fleetsim::scenario::EngineFigures;
 use fleetsim::scenario::{self, DEFAULT_SCENARIO, Scenario, ScenarioError, presets};
 use fleetsim::simulation::{SimOptions, simulate};
 use fleetsim::sizing::{self, SizingTarget};
-use fleetsim::summary::{Precision, RunMeta, RunSummary};
+use fleetsim::summary::{Precision, RunSummary};
+use fleetsim::units::format_usd;
 
 /// Why a command failed, which decides the exit code.
 #[derive(Debug)]

@@ -12,11 +12,46 @@ pub mod shard;
 pub use progress::{NoProgress, Progress};
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::rng::{Stream, stream};
 use crate::metrics::Outcome;
 use crate::scenario::{Draws, Scenario};
 use crate::simulation::{Latencies, Observer, SimOptions, TimeSample, simulate_detailed};
+
+/// What a summary needs to know about the run besides the replications:
+/// enough to merge shards without the scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    pub scenario: String,
+    pub seed: u64,
+    pub horizon_s: f64,
+    pub strategies: Vec<String>,
+    /// Uncertain inputs: (field path, distribution as written).
+    pub inputs: Vec<(String, String)>,
+    /// SLO targets (medians if uncertain), for reference lines.
+    pub slo_ttft_s: f64,
+    pub slo_tpot_s: f64,
+}
+
+impl RunMeta {
+    pub fn of(scenario: &Scenario, seed: u64) -> RunMeta {
+        RunMeta {
+            scenario: scenario.name.clone(),
+            seed,
+            horizon_s: scenario.horizon_s,
+            strategies: scenario.strategies.iter().map(|s| s.name.clone()).collect(),
+            inputs: scenario
+                .uncertain
+                .inputs
+                .iter()
+                .map(|i| (i.name.clone(), i.dist.to_string()))
+                .collect(),
+            slo_ttft_s: scenario.slo.ttft_s.value(&scenario.uncertain.medians()),
+            slo_tpot_s: scenario.slo.tpot_s.value(&scenario.uncertain.medians()),
+        }
+    }
+}
 
 /// One replication: its draws of the uncertain inputs and each strategy's outcome.
 #[derive(Debug, Clone)]
@@ -34,7 +69,7 @@ pub fn draws_for(scenario: &Scenario, seed: u64, index: u64) -> Draws {
 }
 
 /// Points of a chart's time series: one strategy of replication 0.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StrategySeries {
     pub strategy: String,
     pub pools: Vec<String>,

@@ -7,11 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, Replication, StrategySeries};
+use super::{Batch, Replication, RunMeta, StrategySeries};
 use crate::metrics::{LatencyHistogram, Outcome, PoolOutcome};
 use crate::scenario::Draws;
 use crate::simulation::Latencies;
-use crate::summary::RunMeta;
 
 /// Shard K of N (1-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

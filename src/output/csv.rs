@@ -5,7 +5,7 @@ use std::io::Write;
 
 use crate::metrics::RequestRecord;
 use crate::montecarlo::Replication;
-use crate::summary::RunMeta;
+use crate::montecarlo::RunMeta;
 
 /// Shortest round-trip form; empty for undefined values.
 fn num(x: f64) -> String {

@@ -4,11 +4,10 @@
 
 use std::fmt::Write;
 
-use crate::output::table::money;
 use crate::plot::Figure;
 use crate::report::ReportData;
 use crate::stats::Summary;
-use crate::units::format_duration;
+use crate::units::{format_duration, format_usd as money};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {

@@ -1,24 +1,7 @@
 //! The terminal table of key figures per strategy.
 
 use crate::summary::RunSummary;
-use crate::units::format_duration;
-
-/// `$1,234` / `$12.3k` / `$0.42` style money.
-pub fn money(x: f64) -> String {
-    if !x.is_finite() {
-        return "-".into();
-    }
-    let a = x.abs();
-    if a >= 1e6 {
-        format!("${:.2}M", x / 1e6)
-    } else if a >= 1e4 {
-        format!("${:.1}k", x / 1e3)
-    } else if a >= 100.0 {
-        format!("${x:.0}")
-    } else {
-        format!("${x:.2}")
-    }
-}
+use crate::units::{format_duration, format_usd as money};
 
 fn pct(x: f64) -> String {
     if x.is_finite() {

@@ -1,12 +1,12 @@
 //! Cost per month per strategy: overlaid histograms and CDFs, with the API
-//! baseline's median as a reference line.
+//! baseline's median as a reference line. The bins, CDF steps and median
+//! come ready from [`crate::report::CostDistribution`].
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Chart, FONT, color, err, legend, money_label, span};
+use super::{Chart, FONT, color, err, legend, money_label};
 use crate::report::ReportData;
-use crate::stats::percentile;
 
 pub struct CostChart<'a> {
     pub data: &'a ReportData,
@@ -16,37 +16,11 @@ impl Chart for CostChart<'_> {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let d = self.data;
         let (left, right) = area.split_horizontally(area.dim_in_pixel().0 / 2);
-        let all: Vec<f64> = d
-            .cost_per_month
-            .iter()
-            .flatten()
-            .chain(&d.api_per_month)
-            .copied()
-            .filter(|x| x.is_finite())
-            .collect();
-        let lo = all.iter().cloned().fold(f64::INFINITY, f64::min);
-        let hi = all.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let x = span(lo, hi);
-        let mut api = d.api_per_month.clone();
-        api.sort_by(f64::total_cmp);
-        let api_median = percentile(&api, 0.5);
-
-        // Histograms: shares of replications in 30 equal bins, as step lines.
-        let bins = 30;
-        let width = (x.end - x.start) / bins as f64;
-        let hist: Vec<Vec<f64>> = d
-            .cost_per_month
-            .iter()
-            .map(|xs| {
-                let n = xs.iter().filter(|v| v.is_finite()).count().max(1) as f64;
-                let mut h = vec![0.0; bins];
-                for v in xs.iter().filter(|v| v.is_finite()) {
-                    let b = (((v - x.start) / width) as usize).min(bins - 1);
-                    h[b] += 1.0 / n;
-                }
-                h
-            })
-            .collect();
+        let cd = &d.cost_distribution;
+        let x = cd.axis.clone();
+        let width = cd.bin_width;
+        let hist = &cd.histogram;
+        let api_median = cd.api_median;
         let ymax = hist.iter().flatten().cloned().fold(0.0, f64::max).max(0.05) * 1.1;
         let mut c = ChartBuilder::on(&left)
             .caption("Cost per month (histogram)", (FONT, 18))
@@ -64,7 +38,7 @@ impl Chart for CostChart<'_> {
             .draw()
             .map_err(err)?;
         for (i, h) in hist.iter().enumerate() {
-            let mut pts = Vec::with_capacity(2 * bins + 2);
+            let mut pts = Vec::with_capacity(2 * h.len() + 2);
             for (b, v) in h.iter().enumerate() {
                 let x0 = x.start + b as f64 * width;
                 pts.push((x0, *v));
@@ -105,17 +79,8 @@ impl Chart for CostChart<'_> {
             .label_style((FONT, 12))
             .draw()
             .map_err(err)?;
-        for (i, xs) in d.cost_per_month.iter().enumerate() {
-            let mut v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
-            v.sort_by(f64::total_cmp);
-            let n = v.len() as f64;
-            let mut pts = vec![(x.start, 0.0)];
-            for (k, val) in v.iter().enumerate() {
-                pts.push((*val, k as f64 / n));
-                pts.push((*val, (k + 1) as f64 / n));
-            }
-            pts.push((x.end, 1.0));
-            c.draw_series(LineSeries::new(pts, color(i).stroke_width(2)))
+        for (i, pts) in cd.ecdf.iter().enumerate() {
+            c.draw_series(LineSeries::new(pts.clone(), color(i).stroke_width(2)))
                 .map_err(err)?;
         }
         if api_median.is_finite() {

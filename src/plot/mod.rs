@@ -188,18 +188,7 @@ pub fn slug(name: &str) -> String {
 
 /// A range that plotters can draw: widened if empty or degenerate.
 pub fn span(lo: f64, hi: f64) -> std::ops::Range<f64> {
-    let (lo, hi) = if lo.is_finite() && hi.is_finite() {
-        (lo, hi)
-    } else {
-        (0.0, 1.0)
-    };
-    if hi > lo {
-        let pad = (hi - lo) * 0.05;
-        (lo - pad)..(hi + pad)
-    } else {
-        let d = lo.abs().max(1.0) * 0.1;
-        (lo - d)..(hi + d)
-    }
+    crate::report::padded_range(lo, hi)
 }
 
 /// Draws the series legend in the shared style.
@@ -220,5 +209,5 @@ pub fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
 
 /// Short money labels for axes.
 pub fn money_label(x: &f64) -> String {
-    crate::output::table::money(*x)
+    crate::units::format_usd(*x)
 }

@@ -36,7 +36,7 @@ pub fn run_toml(text: &str, n: u64) -> (Scenario, Batch, RunSummary) {
         &NoProgress,
     );
     let summary = RunSummary::build(
-        &fleetsim::summary::RunMeta::of(&s, s.montecarlo.seed),
+        &fleetsim::montecarlo::RunMeta::of(&s, s.montecarlo.seed),
         &batch.replications,
     );
     (s, batch, summary)

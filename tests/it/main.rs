@@ -8,6 +8,7 @@ mod cli;
 mod engine;
 mod fleet;
 mod hand_traces;
+mod layering;
 mod montecarlo;
 mod queueing;
 mod report;
