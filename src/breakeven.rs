@@ -10,6 +10,7 @@
 
 use serde::Serialize;
 
+use crate::metrics::Metric;
 use crate::montecarlo::{Progress, run_batch};
 use crate::scenario::{Dist, Param, Scenario};
 use crate::simulation::SimOptions;
@@ -150,8 +151,8 @@ pub fn breakeven(
             let s = scale_demand(base, m);
             let batch = run_batch(&s, seed, &indices, &options, progress);
             let reps = &batch.replications;
-            let api = column(reps, 0, "api_baseline_per_m_output_tokens");
-            let volume: Vec<f64> = column(reps, 0, "output_tokens")
+            let api = column(reps, 0, Metric::ApiBaselinePerMOutput);
+            let volume: Vec<f64> = column(reps, 0, Metric::OutputTokens)
                 .iter()
                 .map(|t| t * per_month)
                 .collect();
@@ -160,7 +161,7 @@ pub fn breakeven(
                 monthly_output_tokens: Band::of(&volume).p50,
                 api_per_m_output: Band::of(&api),
                 strategies: (0..n)
-                    .map(|k| Band::of(&column(reps, k, "cost_per_m_output_tokens")))
+                    .map(|k| Band::of(&column(reps, k, Metric::CostPerMOutput)))
                     .collect(),
             }
         })

@@ -4,10 +4,11 @@
 //! nothing themselves. The time series are replication 0's, sampled while
 //! it ran (see `montecarlo`).
 
+use crate::metrics::{Metric, PoolMetric};
 pub use crate::montecarlo::StrategySeries;
 use crate::montecarlo::{Batch, RunMeta};
 use crate::stats::percentile;
-use crate::summary::{RunSummary, column};
+use crate::summary::{RunSummary, column, pool_column};
 use crate::units::MONTH_S;
 
 /// Everything a report shows.
@@ -141,9 +142,9 @@ impl ReportData {
         let per_month = MONTH_S / meta.horizon_s;
         let n = meta.strategies.len();
         let cost_per_month: Vec<Vec<f64>> = (0..n)
-            .map(|s| column(reps, s, "cost_per_month_usd"))
+            .map(|s| column(reps, s, Metric::CostPerMonth))
             .collect();
-        let api_per_month: Vec<f64> = column(reps, 0, "api_baseline_cost_usd")
+        let api_per_month: Vec<f64> = column(reps, 0, Metric::ApiBaselineCost)
             .iter()
             .map(|x| x * per_month)
             .collect();
@@ -163,25 +164,18 @@ impl ReportData {
         });
         let cost_breakdown = (0..n)
             .map(|s| {
-                let mut parts: Vec<(String, f64)> = reps
-                    .first()
-                    .map(|r| {
-                        r.outcomes[s]
-                            .pools
-                            .iter()
-                            .map(|p| p.name.clone())
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|pool| {
-                        let c = column(reps, s, &format!("pool.{pool}.cost_usd"));
-                        (pool, mean(&c) * per_month)
+                let pools = reps.first().map_or(&[][..], |r| &r.outcomes[s].pools[..]);
+                let mut parts: Vec<(String, f64)> = pools
+                    .iter()
+                    .enumerate()
+                    .map(|(p, pool)| {
+                        let c = pool_column(reps, s, p, PoolMetric::Cost);
+                        (pool.name.clone(), mean(&c) * per_month)
                     })
                     .collect();
                 parts.push((
                     "API overflow".into(),
-                    mean(&column(reps, s, "api_overflow_cost_usd")) * per_month,
+                    mean(&column(reps, s, Metric::ApiOverflowCost)) * per_month,
                 ));
                 parts
             })

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::metrics::Metric;
 use crate::metrics::Outcome;
 use crate::montecarlo::{Progress, run_strategy};
 use crate::scenario::{Scenario, SearchSpace};
@@ -158,11 +159,11 @@ fn candidate(
 ) -> Candidate {
     let cost: Vec<f64> = outcomes
         .iter()
-        .map(|o| o.by_name("cost_per_month_usd").unwrap_or(f64::NAN))
+        .map(|o| o.get(Metric::CostPerMonth))
         .collect();
     let slo: Vec<f64> = outcomes
         .iter()
-        .map(|o| o.by_name("slo_attainment").unwrap_or(f64::NAN))
+        .map(|o| o.get(Metric::SloAttainment))
         .collect();
     let c = Summary::of(&cost);
     let mut sorted = cost.clone();

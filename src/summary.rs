@@ -7,6 +7,7 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use crate::metrics::{Metric, MetricKey, PoolMetric};
 use crate::montecarlo::{Replication, RunMeta};
 use crate::stats::{PairedDifference, Summary, cvar, paired_difference, prob_less, spearman};
 
@@ -92,10 +93,15 @@ pub struct Precision {
     pub reached: bool,
 }
 
-/// The values of metric `name` of strategy `s` across replications.
-pub fn column(reps: &[Replication], s: usize, name: &str) -> Vec<f64> {
+/// The values of metric `m` of strategy `s` across replications.
+pub fn column(reps: &[Replication], s: usize, m: Metric) -> Vec<f64> {
+    reps.iter().map(|r| r.outcomes[s].get(m)).collect()
+}
+
+/// The values of metric `m` of pool `pool` (by position) of strategy `s`.
+pub fn pool_column(reps: &[Replication], s: usize, pool: usize, m: PoolMetric) -> Vec<f64> {
     reps.iter()
-        .map(|r| r.outcomes[s].by_name(name).unwrap_or(f64::NAN))
+        .map(|r| r.outcomes[s].pools[pool].get(m))
         .collect()
 }
 
@@ -131,13 +137,13 @@ impl RunSummary {
                     .enumerate()
                     .map(|(j, n)| (n.clone(), Summary::of(&col(j))))
                     .collect();
-                let cost = column(reps, s, "total_cost_usd");
-                let api = column(reps, s, "api_baseline_cost_usd");
+                let cost = column(reps, s, Metric::TotalCost);
+                let api = column(reps, s, Metric::ApiBaselineCost);
                 let (var, cv) = cvar(&cost, 0.95);
                 let versus_first = (s > 0).then(|| {
-                    let base_cost = column(reps, 0, "total_cost_usd");
-                    let base_slo = column(reps, 0, "slo_attainment");
-                    let slo = column(reps, s, "slo_attainment");
+                    let base_cost = column(reps, 0, Metric::TotalCost);
+                    let base_slo = column(reps, 0, Metric::SloAttainment);
+                    let slo = column(reps, s, Metric::SloAttainment);
                     Comparison {
                         baseline: meta.strategies[0].clone(),
                         cost_difference_usd: paired_difference(&base_cost, &cost),
@@ -193,20 +199,26 @@ impl RunSummary {
         }
     }
 
-    /// The summary of metric `name` of strategy `s`.
-    pub fn metric(&self, s: usize, name: &str) -> Option<&Summary> {
+    /// The summary of metric `m` of strategy `s`.
+    pub fn metric(&self, s: usize, m: Metric) -> Option<&Summary> {
+        self.metric_by_key(s, &MetricKey::Fleet(m))
+    }
+
+    /// The summary of a metric named by key (fleet-wide or of a pool).
+    pub fn metric_by_key(&self, s: usize, key: &MetricKey) -> Option<&Summary> {
+        let key = key.key();
         self.strategies
             .get(s)?
             .metrics
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| *n == key)
             .map(|(_, m)| m)
     }
 
     /// Worst relative CI half-width of mean total cost over strategies.
     pub fn cost_relative_half_width(&self) -> f64 {
         (0..self.strategies.len())
-            .filter_map(|s| self.metric(s, "total_cost_usd"))
+            .filter_map(|s| self.metric(s, Metric::TotalCost))
             .map(|m| {
                 if m.mean == 0.0 && m.std == 0.0 {
                     0.0

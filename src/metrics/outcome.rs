@@ -4,6 +4,7 @@
 //! arrival; E2E = last token − arrival; TPOT = (E2E − TTFT)/(O − 1), only
 //! for O > 1; queue wait = first admission − arrival.
 
+use super::catalogue::{Metric, MetricKey, PoolMetric};
 use super::latency::LatencyHistogram;
 use crate::units::Seconds;
 
@@ -64,141 +65,80 @@ pub struct PoolOutcome {
 }
 
 impl PoolOutcome {
-    /// (field, value) pairs, named as in `pool.<name>.<field>`.
-    pub fn fields(&self) -> [(&'static str, f64); 7] {
-        [
-            ("cost_usd", self.cost_usd),
-            ("gpu_hours", self.gpu_hours),
-            ("mean_replicas", self.mean_replicas),
-            ("ready_hours", self.ready_hours),
-            ("peak_replicas", self.peak_replicas),
-            ("cold_starts", self.cold_starts),
-            ("interruptions", self.interruptions),
-        ]
+    pub fn get(&self, m: PoolMetric) -> f64 {
+        match m {
+            PoolMetric::Cost => self.cost_usd,
+            PoolMetric::GpuHours => self.gpu_hours,
+            PoolMetric::MeanReplicas => self.mean_replicas,
+            PoolMetric::ReadyHours => self.ready_hours,
+            PoolMetric::PeakReplicas => self.peak_replicas,
+            PoolMetric::ColdStarts => self.cold_starts,
+            PoolMetric::Interruptions => self.interruptions,
+        }
+    }
+
+    /// Every value, in [`PoolMetric::ALL`] order.
+    pub fn values(&self) -> [f64; PoolMetric::COUNT] {
+        std::array::from_fn(|i| self.get(PoolMetric::ALL[i]))
+    }
+
+    /// A pool outcome from values in [`PoolMetric::ALL`] order.
+    pub fn from_values(name: String, kind: &'static str, v: &[f64; PoolMetric::COUNT]) -> Self {
+        let at = |m: PoolMetric| v[m.index()];
+        PoolOutcome {
+            name,
+            kind,
+            cost_usd: at(PoolMetric::Cost),
+            gpu_hours: at(PoolMetric::GpuHours),
+            mean_replicas: at(PoolMetric::MeanReplicas),
+            ready_hours: at(PoolMetric::ReadyHours),
+            peak_replicas: at(PoolMetric::PeakReplicas),
+            cold_starts: at(PoolMetric::ColdStarts),
+            interruptions: at(PoolMetric::Interruptions),
+        }
     }
 }
 
-/// Every metric of one strategy in one replication (SPEC §7 keys and more).
+/// Every metric of one strategy in one replication.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// Indexed by [`Metric::index`].
     pub values: Vec<f64>,
     pub pools: Vec<PoolOutcome>,
 }
 
-/// Metric keys in output order. The first block is SPEC §7's list.
-pub const METRIC_NAMES: &[&str] = &[
-    "total_cost_usd",
-    "cost_per_month_usd",
-    "cost_per_m_output_tokens",
-    "api_baseline_cost_usd",
-    "requests_arrived",
-    "requests_completed",
-    "requests_overflowed",
-    "requests_dropped",
-    "input_tokens",
-    "output_tokens",
-    "queue_wait_p50_s",
-    "queue_wait_p99_s",
-    "ttft_p50_s",
-    "ttft_p99_s",
-    "tpot_p50_s",
-    "tpot_p99_s",
-    "e2e_p50_s",
-    "e2e_p99_s",
-    "slo_attainment",
-    "gpu_hours",
-    "busy_fraction",
-    "mean_batch_size",
-    "throughput_tokens_per_s",
-    "cold_starts",
-    "preemptions",
-    "interruptions",
-    "peak_replicas",
-    // Beyond SPEC §7:
-    "api_overflow_cost_usd",
-    "queue_wait_mean_s",
-    "ttft_mean_s",
-    "tpot_mean_s",
-    "e2e_mean_s",
-    "mean_replicas",
-    "makespan_s",
-    "mean_in_system",
-    "mean_sojourn_s",
-    "api_baseline_per_m_output_tokens",
-];
-
-/// Index of each metric in [`Outcome::values`].
-#[derive(Debug, Clone, Copy)]
-#[repr(usize)]
-pub enum M {
-    TotalCost,
-    CostPerMonth,
-    CostPerMOutput,
-    ApiBaselineCost,
-    Arrived,
-    Completed,
-    Overflowed,
-    Dropped,
-    InputTokens,
-    OutputTokens,
-    QueueWaitP50,
-    QueueWaitP99,
-    TtftP50,
-    TtftP99,
-    TpotP50,
-    TpotP99,
-    E2eP50,
-    E2eP99,
-    SloAttainment,
-    GpuHours,
-    BusyFraction,
-    MeanBatch,
-    Throughput,
-    ColdStarts,
-    Preemptions,
-    Interruptions,
-    PeakReplicas,
-    ApiOverflowCost,
-    QueueWaitMean,
-    TtftMean,
-    TpotMean,
-    E2eMean,
-    MeanReplicas,
-    Makespan,
-    MeanInSystem,
-    MeanSojourn,
-    ApiBaselinePerMOutput,
-}
-
 impl Outcome {
-    pub fn get(&self, m: M) -> f64 {
-        self.values[m as usize]
+    pub fn get(&self, m: Metric) -> f64 {
+        self.values[m.index()]
     }
 
-    /// The value of a metric by name (pool metrics: `pool.<name>.<field>`).
+    /// The value of a metric by key (pool metrics: `pool.<name>.<field>`);
+    /// `None` for a key outside the catalogue or a pool it does not have.
     pub fn by_name(&self, name: &str) -> Option<f64> {
-        // Without building every name: this runs per replication and metric.
-        if let Some(i) = METRIC_NAMES.iter().position(|n| *n == name) {
-            return self.values.get(i).copied();
-        }
-        let (pool, field) = name.strip_prefix("pool.")?.rsplit_once('.')?;
-        let p = self.pools.iter().find(|p| p.name == pool)?;
-        p.fields()
-            .into_iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, v)| v)
+        self.value(&MetricKey::parse(name)?)
     }
 
-    /// Every metric as (name, value): the fixed list, then per-pool ones.
+    pub fn value(&self, key: &MetricKey) -> Option<f64> {
+        match key {
+            MetricKey::Fleet(m) => self.values.get(m.index()).copied(),
+            MetricKey::Pool { pool, metric } => self
+                .pools
+                .iter()
+                .find(|p| &p.name == pool)
+                .map(|p| p.get(*metric)),
+        }
+    }
+
+    /// Every metric as (key, value): the catalogue, then per-pool ones.
     pub fn metrics(&self) -> Vec<(String, f64)> {
-        let mut out: Vec<(String, f64)> = METRIC_NAMES
+        let mut out: Vec<(String, f64)> = Metric::ALL
             .iter()
             .zip(&self.values)
-            .map(|(n, v)| (n.to_string(), *v))
+            .map(|(m, v)| (m.key().to_string(), *v))
             .collect();
         for p in &self.pools {
-            for (field, v) in p.fields() {
-                out.push((format!("pool.{}.{field}", p.name), v));
+            for m in PoolMetric::ALL {
+                out.push((format!("pool.{}.{}", p.name, m.key()), p.get(*m)));
             }
         }
         out

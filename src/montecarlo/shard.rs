@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Batch, Replication, RunMeta, StrategySeries};
-use crate::metrics::{LatencyHistogram, Outcome, PoolOutcome};
+use crate::metrics::{LatencyHistogram, Outcome, PoolMetric, PoolOutcome};
 use crate::scenario::Draws;
 use crate::simulation::Latencies;
 
@@ -116,10 +116,6 @@ fn hist_bits(h: &LatencyHistogram) -> HistogramBits {
     }
 }
 
-fn pool_values(p: &PoolOutcome) -> [f64; 7] {
-    p.fields().map(|(_, v)| v)
-}
-
 impl Part {
     pub fn new(
         fingerprint: String,
@@ -155,7 +151,7 @@ impl Part {
                                 .map(|p| PoolBits {
                                     name: p.name.clone(),
                                     kind: p.kind.to_string(),
-                                    values: bits(&pool_values(p)),
+                                    values: bits(&p.values()),
                                 })
                                 .collect(),
                         })
@@ -200,41 +196,40 @@ impl Part {
                 .find(|x| *x == k)
                 .unwrap_or("unknown")
         };
+        let outcome = |o: &OutcomeBits| -> Result<Outcome, String> {
+            let pools = o
+                .pools
+                .iter()
+                .map(|p| {
+                    let v: [f64; PoolMetric::COUNT] =
+                        unbits(&p.values).try_into().map_err(|_| {
+                            format!("pool \"{}\" has the wrong number of metric values", p.name)
+                        })?;
+                    Ok(PoolOutcome::from_values(p.name.clone(), kind(&p.kind), &v))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(Outcome {
+                values: unbits(&o.values),
+                pools,
+            })
+        };
         let replications = self
             .replications
             .iter()
-            .map(|r| Replication {
-                index: r.index,
-                draws: Draws {
-                    values: unbits(&r.draws),
-                },
-                outcomes: r
-                    .outcomes
-                    .iter()
-                    .map(|o| Outcome {
-                        values: unbits(&o.values),
-                        pools: o
-                            .pools
-                            .iter()
-                            .map(|p| {
-                                let v = unbits(&p.values);
-                                PoolOutcome {
-                                    name: p.name.clone(),
-                                    kind: kind(&p.kind),
-                                    cost_usd: v[0],
-                                    gpu_hours: v[1],
-                                    mean_replicas: v[2],
-                                    ready_hours: v[3],
-                                    peak_replicas: v[4],
-                                    cold_starts: v[5],
-                                    interruptions: v[6],
-                                }
-                            })
-                            .collect(),
-                    })
-                    .collect(),
+            .map(|r| {
+                Ok(Replication {
+                    index: r.index,
+                    draws: Draws {
+                        values: unbits(&r.draws),
+                    },
+                    outcomes: r
+                        .outcomes
+                        .iter()
+                        .map(outcome)
+                        .collect::<Result<_, String>>()?,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, String>>()?;
         let h = |b: &HistogramBits| LatencyHistogram::from_parts(&b.buckets, b.sum_ns, b.count);
         let latencies = self
             .latencies

@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use crate::metrics::Metric;
 use crate::plot::Figure;
 use crate::report::ReportData;
 use crate::stats::Summary;
@@ -95,7 +96,7 @@ pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
         );
     }
     let api = s
-        .metric(0, "api_baseline_cost_usd")
+        .metric(0, Metric::ApiBaselineCost)
         .map(|m| m.p50 * crate::units::MONTH_S / s.horizon_s)
         .unwrap_or(f64::NAN);
     let _ = writeln!(
@@ -106,23 +107,23 @@ pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
 
     h.push_str("<h2>Key figures per strategy</h2>\n<table>\n<tr><th>strategy</th><th>cost / month<br/><span class=\"dim\">median [p5 – p95]</span></th><th>$ / 1M output tokens<br/><span class=\"dim\">median [p5 – p95]</span></th><th>TTFT p50 / p99</th><th>TPOT p50</th><th>SLO met</th><th>P(cheaper than API)</th><th>cost VaR95 / CVaR95</th><th>GPU-hours</th></tr>\n");
     for (k, st) in s.strategies.iter().enumerate() {
-        let m = |name: &str| s.metric(k, name);
-        let med = |name: &str| m(name).map_or(f64::NAN, |x| x.p50);
-        let mean = |name: &str| m(name).map_or(f64::NAN, |x| x.mean);
+        let m = |name: Metric| s.metric(k, name);
+        let med = |name: Metric| m(name).map_or(f64::NAN, |x| x.p50);
+        let mean = |name: Metric| m(name).map_or(f64::NAN, |x| x.mean);
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{:.0}</td></tr>",
             escape(&st.name),
-            spread(m("cost_per_month_usd"), &money),
-            spread(m("cost_per_m_output_tokens"), &money),
-            escape(&format_duration(med("ttft_p50_s"))),
-            escape(&format_duration(med("ttft_p99_s"))),
-            escape(&format_duration(med("tpot_p50_s"))),
-            pct(mean("slo_attainment")),
+            spread(m(Metric::CostPerMonth), &money),
+            spread(m(Metric::CostPerMOutput), &money),
+            escape(&format_duration(med(Metric::TtftP50))),
+            escape(&format_duration(med(Metric::TtftP99))),
+            escape(&format_duration(med(Metric::TpotP50))),
+            pct(mean(Metric::SloAttainment)),
             pct(st.risk.prob_cheaper_than_api),
             escape(&money(st.risk.cost_var95_usd)),
             escape(&money(st.risk.cost_cvar95_usd)),
-            mean("gpu_hours")
+            mean(Metric::GpuHours)
         );
     }
     h.push_str("</table>\n<p class=\"note\">VaR95 / CVaR95: the 95th percentile of total cost over the horizon, and the mean of the worst 5%. SLO met: share of arrived requests meeting both the TTFT and TPOT targets (dropped requests miss).</p>\n");

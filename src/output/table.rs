@@ -1,5 +1,6 @@
 //! The terminal table of key figures per strategy.
 
+use crate::metrics::Metric;
 use crate::summary::RunSummary;
 use crate::units::{format_duration, format_usd as money};
 
@@ -12,7 +13,7 @@ fn pct(x: f64) -> String {
 }
 
 /// "median [p5–p95]" when there are several replications, else the value.
-fn spread(s: &RunSummary, k: usize, metric: &str, fmt: &dyn Fn(f64) -> String) -> String {
+fn spread(s: &RunSummary, k: usize, metric: Metric, fmt: &dyn Fn(f64) -> String) -> String {
     match s.metric(k, metric) {
         None => "-".into(),
         Some(m) if s.replications > 1 && m.n > 1 => {
@@ -35,21 +36,21 @@ pub fn render(summary: &RunSummary) -> String {
     ];
     let mut rows: Vec<Vec<String>> = Vec::new();
     for (k, st) in summary.strategies.iter().enumerate() {
-        let med = |m: &str| summary.metric(k, m).map_or(f64::NAN, |s| s.p50);
-        let mean = |m: &str| summary.metric(k, m).map_or(f64::NAN, |s| s.mean);
+        let med = |m: Metric| summary.metric(k, m).map_or(f64::NAN, |s| s.p50);
+        let mean = |m: Metric| summary.metric(k, m).map_or(f64::NAN, |s| s.mean);
         rows.push(vec![
             st.name.clone(),
-            spread(summary, k, "cost_per_month_usd", &money),
-            spread(summary, k, "cost_per_m_output_tokens", &money),
+            spread(summary, k, Metric::CostPerMonth, &money),
+            spread(summary, k, Metric::CostPerMOutput, &money),
             format!(
                 "{} / {}",
-                format_duration(med("ttft_p50_s")),
-                format_duration(med("ttft_p99_s"))
+                format_duration(med(Metric::TtftP50)),
+                format_duration(med(Metric::TtftP99))
             ),
-            format_duration(med("tpot_p50_s")),
-            pct(mean("slo_attainment")),
+            format_duration(med(Metric::TpotP50)),
+            pct(mean(Metric::SloAttainment)),
             pct(st.risk.prob_cheaper_than_api),
-            format!("{:.0}", mean("gpu_hours")),
+            format!("{:.0}", mean(Metric::GpuHours)),
         ]);
     }
     let widths: Vec<usize> = (0..headers.len())
@@ -73,7 +74,7 @@ pub fn render(summary: &RunSummary) -> String {
     };
     let mut out = String::new();
     let api = summary
-        .metric(0, "api_baseline_cost_usd")
+        .metric(0, Metric::ApiBaselineCost)
         .map_or(f64::NAN, |m| m.p50);
     out.push_str(&format!(
         "{}: {} replication{}, horizon {}, seed {}; API baseline (whole workload on the API): {} median\n\n",

@@ -28,9 +28,8 @@ use crate::engine::calendar::Calendar;
 use crate::engine::rng::{SimRng, Stream, stream};
 use crate::engine::timers::Timers;
 use crate::fleet::pool::{PoolRule, PoolRuntime};
-use crate::metrics::outcome::M;
 use crate::metrics::{
-    LatencyHistogram, Outcome, OutcomeBuilder, PoolOutcome, RequestEnd, RequestRecord,
+    LatencyHistogram, Metric, Outcome, OutcomeBuilder, PoolOutcome, RequestEnd, RequestRecord,
 };
 use crate::scenario::{
     Admission, Draws, EngineFigures, EventDuration, Overflow, RouterKind, Scenario,

@@ -43,70 +43,70 @@ impl<O: Observer> Sim<'_, O> {
             / 1e6;
         let total = pool_cost + api_cost;
         let nan_div = |a: f64, d: f64| if d > 0.0 { a / d } else { f64::NAN };
-        let mut v = vec![f64::NAN; crate::metrics::outcome::METRIC_NAMES.len()];
-        let mut set = |m: M, x: f64| v[m as usize] = x;
-        set(M::TotalCost, total);
-        set(M::CostPerMonth, total * MONTH_S / self.horizon_s);
+        let mut v = vec![f64::NAN; Metric::COUNT];
+        let mut set = |m: Metric, x: f64| v[m.index()] = x;
+        set(Metric::TotalCost, total);
+        set(Metric::CostPerMonth, total * MONTH_S / self.horizon_s);
         set(
-            M::CostPerMOutput,
+            Metric::CostPerMOutput,
             nan_div(total * 1e6, b.output_tokens as f64),
         );
-        set(M::ApiBaselineCost, baseline);
-        set(M::Arrived, b.arrived as f64);
-        set(M::Completed, b.completed as f64);
-        set(M::Overflowed, b.overflowed as f64);
-        set(M::Dropped, b.dropped as f64);
-        set(M::InputTokens, b.input_tokens as f64);
-        set(M::OutputTokens, b.output_tokens as f64);
-        set(M::QueueWaitP50, b.queue_wait.quantile(0.5));
-        set(M::QueueWaitP99, b.queue_wait.quantile(0.99));
-        set(M::TtftP50, b.ttft.quantile(0.5));
-        set(M::TtftP99, b.ttft.quantile(0.99));
-        set(M::TpotP50, b.tpot.quantile(0.5));
-        set(M::TpotP99, b.tpot.quantile(0.99));
-        set(M::E2eP50, b.e2e.quantile(0.5));
-        set(M::E2eP99, b.e2e.quantile(0.99));
+        set(Metric::ApiBaselineCost, baseline);
+        set(Metric::Arrived, b.arrived as f64);
+        set(Metric::Completed, b.completed as f64);
+        set(Metric::Overflowed, b.overflowed as f64);
+        set(Metric::Dropped, b.dropped as f64);
+        set(Metric::InputTokens, b.input_tokens as f64);
+        set(Metric::OutputTokens, b.output_tokens as f64);
+        set(Metric::QueueWaitP50, b.queue_wait.quantile(0.5));
+        set(Metric::QueueWaitP99, b.queue_wait.quantile(0.99));
+        set(Metric::TtftP50, b.ttft.quantile(0.5));
+        set(Metric::TtftP99, b.ttft.quantile(0.99));
+        set(Metric::TpotP50, b.tpot.quantile(0.5));
+        set(Metric::TpotP99, b.tpot.quantile(0.99));
+        set(Metric::E2eP50, b.e2e.quantile(0.5));
+        set(Metric::E2eP99, b.e2e.quantile(0.99));
         set(
-            M::SloAttainment,
+            Metric::SloAttainment,
             nan_div(b.slo_met as f64, b.arrived as f64),
         );
         set(
-            M::GpuHours,
+            Metric::GpuHours,
             self.pools.iter().map(|p| p.billed_gpu_seconds).sum::<f64>() / HOUR_S,
         );
         set(
-            M::BusyFraction,
+            Metric::BusyFraction,
             nan_div(self.busy_s, self.ready_seconds_at_last_departure),
         );
-        set(M::MeanBatch, nan_div(self.batch_seconds, self.busy_s));
+        set(Metric::MeanBatch, nan_div(self.batch_seconds, self.busy_s));
         set(
-            M::Throughput,
+            Metric::Throughput,
             nan_div(self.replica_output_tokens as f64, makespan),
         );
         set(
-            M::ColdStarts,
+            Metric::ColdStarts,
             self.pools.iter().map(|p| p.cold_starts).sum::<u64>() as f64,
         );
-        set(M::Preemptions, self.preemptions as f64);
+        set(Metric::Preemptions, self.preemptions as f64);
         set(
-            M::Interruptions,
+            Metric::Interruptions,
             self.pools.iter().map(|p| p.interruptions).sum::<u64>() as f64,
         );
-        set(M::PeakReplicas, self.peak_live as f64);
-        set(M::ApiOverflowCost, api_cost);
-        set(M::QueueWaitMean, b.queue_wait.mean());
-        set(M::TtftMean, b.ttft.mean());
-        set(M::TpotMean, b.tpot.mean());
-        set(M::E2eMean, b.e2e.mean());
+        set(Metric::PeakReplicas, self.peak_live as f64);
+        set(Metric::ApiOverflowCost, api_cost);
+        set(Metric::QueueWaitMean, b.queue_wait.mean());
+        set(Metric::TtftMean, b.ttft.mean());
+        set(Metric::TpotMean, b.tpot.mean());
+        set(Metric::E2eMean, b.e2e.mean());
         set(
-            M::MeanReplicas,
+            Metric::MeanReplicas,
             nan_div(self.pools.iter().map(|p| p.replica_seconds).sum(), t_end),
         );
-        set(M::Makespan, makespan);
-        set(M::MeanInSystem, b.mean_in_system(makespan));
-        set(M::MeanSojourn, b.mean_sojourn_s());
+        set(Metric::Makespan, makespan);
+        set(Metric::MeanInSystem, b.mean_in_system(makespan));
+        set(Metric::MeanSojourn, b.mean_sojourn_s());
         set(
-            M::ApiBaselinePerMOutput,
+            Metric::ApiBaselinePerMOutput,
             nan_div(baseline * 1e6, b.arrived_output_tokens as f64),
         );
         let pools = self

@@ -7,21 +7,26 @@
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::common::*;
+use fleetsim::metrics::Metric;
 use fleetsim::summary::RunSummary;
 
 const REPS: u64 = 30;
 
 /// Asserts that `theory` lies inside the run's 95% confidence interval for `metric`.
 #[track_caller]
-fn within_ci(summary: &RunSummary, metric: &str, theory: f64) {
-    let m = summary.metric(0, metric).expect("metric exists");
+fn within_ci(summary: &RunSummary, metric: Metric, theory: f64) {
+    let m = summary.metric(0, metric).expect("the run has replications");
     eprintln!(
-        "{metric}: theory {theory:.6}, run mean {:.6}, 95% CI [{:.6}, {:.6}]",
-        m.mean, m.ci95_low, m.ci95_high
+        "{}: theory {theory:.6}, run mean {:.6}, 95% CI [{:.6}, {:.6}]",
+        metric.key(),
+        m.mean,
+        m.ci95_low,
+        m.ci95_high
     );
     assert!(
         m.ci95_low <= theory && theory <= m.ci95_high,
-        "{metric}: theory {theory:.6} outside the run's 95% CI [{:.6}, {:.6}] (mean {:.6}, n {})",
+        "{}: theory {theory:.6} outside the run's 95% CI [{:.6}, {:.6}] (mean {:.6}, n {})",
+        metric.key(),
         m.ci95_low,
         m.ci95_high,
         m.mean,
@@ -73,8 +78,8 @@ fn deterministic_service_matches_m_d_1() {
     let (_, _, summary) = run_toml(&text, REPS);
     // Pollaczek–Khinchine with deterministic service: Wq = ρ S / (2 (1 − ρ)).
     let wq = rate * s * s / (2.0 * (1.0 - 0.7));
-    within_ci(&summary, "queue_wait_mean_s", wq);
-    within_ci(&summary, "e2e_mean_s", wq + s);
+    within_ci(&summary, Metric::QueueWaitMean, wq);
+    within_ci(&summary, Metric::E2eMean, wq + s);
 }
 
 #[test]
@@ -100,7 +105,7 @@ fn lognormal_lengths_match_m_g_1() {
     let text = single_server(rate, "200", &output, &step(), 20_000.0 * es / 0.7, "");
     let (_, _, summary) = run_toml(&text, REPS);
     let wq = rate * es2 / (2.0 * (1.0 - rate * es));
-    within_ci(&summary, "queue_wait_mean_s", wq);
+    within_ci(&summary, Metric::QueueWaitMean, wq);
 }
 
 /// Service ≈ exponential: one prefill iteration of P tokens, P ≈ Exp(mean 1e5).
@@ -138,7 +143,7 @@ fn shared_queue_matches_m_m_c_erlang_c() {
     let text = multi_server("shared_queue", c, lambda, mean_s, 8_000.0);
     let (_, _, summary) = run_toml(&text, REPS);
     let wq = erlang_c(c, lambda * mean_s) / (c as f64 / mean_s - lambda);
-    within_ci(&summary, "queue_wait_mean_s", wq);
+    within_ci(&summary, Metric::QueueWaitMean, wq);
 }
 
 #[test]
@@ -149,7 +154,7 @@ fn random_routing_is_c_independent_m_m_1_queues() {
     let text = multi_server("random", c, lambda, mean_s, 8_000.0);
     let (_, _, summary) = run_toml(&text, REPS);
     let wq = rho * mean_s / (1.0 - rho);
-    within_ci(&summary, "queue_wait_mean_s", wq);
+    within_ci(&summary, Metric::QueueWaitMean, wq);
 }
 
 #[test]
@@ -162,7 +167,7 @@ fn least_loaded_routing_lies_between_m_m_c_and_random_splitting() {
     let lambda = rho * c as f64 / mean_s;
     let text = multi_server("least_loaded", c, lambda, mean_s, 8_000.0);
     let (_, _, summary) = run_toml(&text, REPS);
-    let m = summary.metric(0, "queue_wait_mean_s").unwrap();
+    let m = summary.metric(0, Metric::QueueWaitMean).unwrap();
     let mmc = erlang_c(c, lambda * mean_s) / (c as f64 / mean_s - lambda);
     let random = rho * mean_s / (1.0 - rho);
     assert!(
@@ -186,8 +191,8 @@ fn batch_independent_step_time_is_m_d_infinity() {
     );
     let (s, _, summary) = run_toml(&text, REPS);
     let mean_t = (o + 0.5) * f_s;
-    within_ci(&summary, "e2e_mean_s", mean_t);
-    within_ci(&summary, "mean_in_system", rate * mean_t);
+    within_ci(&summary, Metric::E2eMean, mean_t);
+    within_ci(&summary, Metric::MeanInSystem, rate * mean_t);
     let (_, recs) = records(&s, 0, &Default::default());
     for r in &recs {
         let t = r.done_s - r.arrival_s;

@@ -66,7 +66,9 @@ fn mmpp_mean_rate_is_the_sojourn_weighted_average() {
     );
     let (_, _, summary) = run_toml(&text, 30);
     let expect = (20.0 * 30.0 + 2.0 * 90.0 + 8.0 * 60.0) / 180.0 * 7200.0;
-    let m = summary.metric(0, "requests_arrived").unwrap();
+    let m = summary
+        .metric(0, fleetsim::metrics::Metric::Arrived)
+        .unwrap();
     assert!(
         m.ci95_low <= expect && expect <= m.ci95_high,
         "MMPP arrivals {expect} outside CI [{}, {}]",
