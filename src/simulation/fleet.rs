@@ -8,14 +8,14 @@ impl<O: Observer> Sim<'_, O> {
 
     /// Integrates live and serving replica counts up to `t`.
     pub(super) fn account(&mut self, t: Seconds) {
-        let dt = t - self.last_account_s;
+        let dt = t - self.acct.last_s;
         if dt > 0.0 {
             for p in &mut self.pools {
                 p.replica_seconds += p.live as f64 * dt;
                 p.ready_seconds += p.serving as f64 * dt;
-                self.sample_ready_s += p.serving as f64 * dt;
+                self.window.ready_s += p.serving as f64 * dt;
             }
-            self.last_account_s = t;
+            self.acct.last_s = t;
         }
     }
 
@@ -40,12 +40,12 @@ impl<O: Observer> Sim<'_, O> {
         }
         rep.state = state;
         let total: u32 = self.pools.iter().map(|p| p.live).sum();
-        self.peak_live = self.peak_live.max(total);
+        self.acct.peak_live = self.acct.peak_live.max(total);
     }
 
     /// Requests a new replica of pool `p`; `initial` ones are ready at t = 0.
     pub(super) fn add_replica(&mut self, p: usize, initial: bool) -> usize {
-        let engine = Replica::new(self.pool_cfgs[p]);
+        let engine = Replica::new(self.engines.configs[p]);
         let r = match self.free_replicas.pop() {
             Some(r) => {
                 let old = &mut self.replicas[r as usize];
@@ -80,7 +80,7 @@ impl<O: Observer> Sim<'_, O> {
         } else {
             self.set_state(r, State::Starting);
             let (provisioning, load) =
-                self.pools[p].startup_parts(&mut self.provisioning_rng, &mut self.cold_start_rng);
+                self.pools[p].startup_parts(&mut self.rngs.provisioning, &mut self.rngs.cold_start);
             self.pools[p].cold_starts += 1;
             let epoch = self.replicas[r].epoch;
             self.calendar.schedule(
@@ -100,10 +100,10 @@ impl<O: Observer> Sim<'_, O> {
         self.replicas[r].ready_s = Some(self.now);
         self.after_ready(r);
         // Requests that found no ready replica go now.
-        if self.shared_queue {
+        if self.waiting.shared {
             self.dispatch_shared();
         } else {
-            let waiting: Vec<Slot> = self.backlog.drain(..).collect();
+            let waiting: Vec<Slot> = self.waiting.backlog.drain(..).collect();
             for slot in waiting {
                 self.route(slot);
             }
@@ -124,7 +124,7 @@ impl<O: Observer> Sim<'_, O> {
             && interruptions_per_s > 0.0
         {
             let u: f64 =
-                rand_distr::Distribution::sample(&rand_distr::Exp1, &mut self.interruption_rng);
+                rand_distr::Distribution::sample(&rand_distr::Exp1, &mut self.rngs.interruption);
             let at = self.now + u / interruptions_per_s;
             let epoch = rep.epoch;
             if notice_s > 0.0 {
@@ -158,10 +158,10 @@ impl<O: Observer> Sim<'_, O> {
         let pool = &mut self.pools[rep.pool];
         pool.bill_lifetime(rep.requested_s, rep.ready_s, self.now);
         let s = rep.engine.stats;
-        self.busy_s += s.busy_s;
-        self.batch_seconds += s.batch_seconds;
-        self.preemptions += s.preemptions;
-        self.replica_output_tokens += s.output_tokens;
+        self.acct.busy_s += s.busy_s;
+        self.acct.batch_seconds += s.batch_seconds;
+        self.acct.preemptions += s.preemptions;
+        self.acct.replica_output_tokens += s.output_tokens;
         rep.engine.stats = Default::default();
         self.free_replicas.push(r as u32);
     }
@@ -256,7 +256,7 @@ impl<O: Observer> Sim<'_, O> {
     /// Longest wait among requests never admitted.
     pub(super) fn oldest_wait_s(&self) -> Seconds {
         let mut oldest = f64::INFINITY;
-        if let Some(&s) = self.backlog.front() {
+        if let Some(&s) = self.waiting.backlog.front() {
             oldest = oldest.min(self.table[s].arrival_s);
         }
         for r in &self.replicas {
@@ -307,18 +307,18 @@ impl<O: Observer> Sim<'_, O> {
 
     pub(super) fn on_sample(&mut self) {
         self.account(self.now);
-        let busy_now: f64 = self.busy_s
+        let busy_now: f64 = self.acct.busy_s
             + self
                 .replicas
                 .iter()
                 .filter(|r| r.state != State::Released)
                 .map(|r| r.engine.stats.busy_s)
                 .sum::<f64>();
-        let busy = busy_now - self.sample_busy_s;
+        let busy = busy_now - self.window.busy_s;
         let sample = TimeSample {
             t_s: self.now,
-            arrivals: self.sample_arrivals,
-            queue_depth: self.backlog.len() as u64
+            arrivals: self.window.arrivals,
+            queue_depth: self.waiting.backlog.len() as u64
                 + self
                     .replicas
                     .iter()
@@ -327,16 +327,16 @@ impl<O: Observer> Sim<'_, O> {
                     .sum::<u64>(),
             in_system: self.builder.in_system(),
             live_by_pool: self.pools.iter().map(|p| p.live).collect(),
-            busy_fraction: if self.sample_ready_s > 0.0 {
-                (busy / self.sample_ready_s).min(1.0)
+            busy_fraction: if self.window.ready_s > 0.0 {
+                (busy / self.window.ready_s).min(1.0)
             } else {
                 0.0
             },
         };
         self.observer.on_sample(&sample);
-        self.sample_arrivals = 0;
-        self.sample_busy_s = busy_now;
-        self.sample_ready_s = 0.0;
+        self.window.arrivals = 0;
+        self.window.busy_s = busy_now;
+        self.window.ready_s = 0.0;
         if let Some(dt) = self.options.sample_interval_s {
             self.calendar
                 .schedule(self.now + dt, CLASS_FLEET, Event::Sample);

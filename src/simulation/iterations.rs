@@ -10,14 +10,15 @@ impl<O: Observer> Sim<'_, O> {
     /// can happen first, else through the calendar.
     pub(super) fn run_iterations(&mut self, r: usize) {
         loop {
-            if self.shared_queue {
+            if self.waiting.shared {
                 self.dispatch_shared();
             }
             let rep = &mut self.replicas[r];
-            let Some(end) =
-                rep.engine
-                    .start_iteration(self.now, &mut self.table, &self.steps[rep.pool])
-            else {
+            let Some(end) = rep.engine.start_iteration(
+                self.now,
+                &mut self.table,
+                &self.engines.steps[rep.pool],
+            ) else {
                 self.on_idle(r);
                 return;
             };
@@ -71,15 +72,15 @@ impl<O: Observer> Sim<'_, O> {
     }
 
     pub(super) fn finish_iteration(&mut self, r: usize) {
-        self.done.clear();
-        let mut done = std::mem::take(&mut self.done);
+        self.scratch.done.clear();
+        let mut done = std::mem::take(&mut self.scratch.done);
         self.replicas[r]
             .engine
             .finish_iteration(self.now, &mut self.table, &mut done);
         for &slot in &done {
             self.depart(slot, RequestEnd::Completed);
         }
-        self.done = done;
+        self.scratch.done = done;
         let rep = &self.replicas[r];
         if rep.state == State::Draining && rep.engine.is_empty() {
             self.release(r);

@@ -23,6 +23,9 @@ mod fleet;
 mod iterations;
 mod outcome;
 mod requests;
+mod state;
+
+use state::*;
 
 use crate::engine::calendar::Calendar;
 use crate::engine::rng::{SimRng, Stream, stream};
@@ -155,23 +158,6 @@ pub fn simulate_detailed<O: Observer>(
     .run()
 }
 
-/// Batching limits, step-time model and GPUs per replica of an engine.
-fn replica_engine(
-    engine: &crate::scenario::Engine,
-    draws: &Draws,
-) -> (ReplicaConfig, StepModel, f64) {
-    let figures = EngineFigures::new(engine, draws);
-    let chunk = engine.chunked_prefill_tokens.value(draws).round() as u32;
-    let cfg = ReplicaConfig {
-        max_batch: engine.max_batch.value(draws).round().max(1.0) as u32,
-        kv_capacity_tokens: figures.kv_capacity_tokens,
-        paged_block_tokens: (engine.admission == Admission::Paged)
-            .then(|| engine.kv_block_tokens.value(draws).round().max(1.0) as u32),
-        chunk_tokens: (chunk > 0).then_some(chunk),
-    };
-    (cfg, StepModel::new(engine, draws), figures.tensor_parallel)
-}
-
 #[derive(Debug, Clone, Copy)]
 enum Event {
     IterationStart { replica: u32, epoch: u32 },
@@ -193,183 +179,7 @@ const CLASS_START: u8 = 3;
 /// Where a request waits when it is on no replica.
 const IN_BACKLOG: u32 = u32::MAX;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Provisioning and loading the model.
-    Starting,
-    Ready,
-    /// Takes no new requests; released when empty.
-    Draining,
-    Released,
-}
-
-struct ReplicaSlot {
-    pool: usize,
-    engine: Replica,
-    state: State,
-    /// Bumped at release; events of an earlier life are ignored.
-    epoch: u32,
-    requested_s: Seconds,
-    ready_s: Option<Seconds>,
-    start_pending: bool,
-    idle: u32,
-    idle_armed: bool,
-}
-
-struct Autoscaler {
-    interval_s: Seconds,
-    target: f64,
-    target_queue_wait_s: Option<Seconds>,
-    scale_down_delay_s: Seconds,
-    below_target_since: Option<Seconds>,
-}
-
-struct Sim<'a, O: Observer> {
-    now: Seconds,
-    horizon_s: Seconds,
-    options: &'a SimOptions,
-    observer: &'a mut O,
-    calendar: Calendar<Event>,
-    /// Each busy replica's iteration end (class 0), outside the calendar.
-    ends: Timers,
-    table: RequestTable,
-    replicas: Vec<ReplicaSlot>,
-    free_replicas: Vec<u32>,
-    pools: Vec<PoolRuntime>,
-    router: Router,
-    shared_queue: bool,
-    backlog: VecDeque<Slot>,
-    /// (deadline, slot, request id) in arrival order, for `slo.max_queue`.
-    deadlines: VecDeque<(Seconds, Slot, u64)>,
-    timeout_armed: bool,
-    max_queue_s: Option<Seconds>,
-    overflow: Overflow,
-    pure_api: bool,
-    api_latency: EventDuration,
-    api_tpot_s: f64,
-    api_input_per_m: f64,
-    api_output_per_m: f64,
-    traffic: TrafficSource,
-    pending: Option<Request>,
-    arrivals_done: bool,
-    builder: OutcomeBuilder,
-    /// Step-time model and batching limits of each pool's replicas.
-    steps: Vec<StepModel>,
-    pool_cfgs: Vec<ReplicaConfig>,
-    /// Every pool runs the same engine (routing need not check fit).
-    uniform_engines: bool,
-    autoscaler: Option<Autoscaler>,
-    provisioning_rng: SimRng,
-    cold_start_rng: SimRng,
-    interruption_rng: SimRng,
-    api_rng: SimRng,
-    done: Vec<Slot>,
-    candidates: Vec<(usize, u32)>,
-    // Fleet accounting.
-    last_account_s: Seconds,
-    ready_seconds_at_last_departure: f64,
-    peak_live: u32,
-    busy_s: f64,
-    batch_seconds: f64,
-    preemptions: u64,
-    replica_output_tokens: u64,
-    fixed_busy: Vec<Vec<Seconds>>,
-    // Sampling.
-    sample_arrivals: u64,
-    sample_busy_s: f64,
-    sample_ready_s: f64,
-}
-
-impl<'a, O: Observer> Sim<'a, O> {
-    fn new(
-        scenario: &'a Scenario,
-        strategy: usize,
-        draws: &Draws,
-        seed: u64,
-        replication: u64,
-        options: &'a SimOptions,
-        observer: &'a mut O,
-    ) -> Self {
-        let st = &scenario.strategies[strategy];
-        // Each pool's replicas run the pool's engine (its own GPU / TP if given).
-        let mut pool_cfgs = Vec::with_capacity(st.pools.len());
-        let mut steps = Vec::with_capacity(st.pools.len());
-        let mut pools = Vec::with_capacity(st.pools.len());
-        for p in &st.pools {
-            let (cfg, step, gpus) = replica_engine(&p.engine, draws);
-            pool_cfgs.push(cfg);
-            steps.push(step);
-            pools.push(PoolRuntime::new(p, gpus, draws));
-        }
-        let uniform_engines = pool_cfgs.windows(2).all(|w| w[0] == w[1]);
-        let autoscaled = pools.iter().any(|p| !p.is_fixed());
-        let a = &st.autoscale;
-        let autoscaler = autoscaled.then(|| Autoscaler {
-            interval_s: a.interval_s.value(draws),
-            target: a.target_inflight_per_replica.value(draws),
-            target_queue_wait_s: a.target_queue_wait_s.map(|p| p.value(draws)),
-            scale_down_delay_s: a.scale_down_delay_s.value(draws),
-            below_target_since: None,
-        });
-        let n_pools = pools.len();
-        let shared_queue = scenario.engine.router == RouterKind::SharedQueue;
-        Sim {
-            now: 0.0,
-            horizon_s: scenario.horizon_s,
-            options,
-            observer,
-            calendar: Calendar::new(),
-            ends: Timers::new(),
-            table: RequestTable::default(),
-            replicas: Vec::new(),
-            free_replicas: Vec::new(),
-            pure_api: pools.is_empty(),
-            pools,
-            router: Router::new(
-                scenario.engine.router,
-                stream(seed, replication, Stream::Routing),
-            ),
-            shared_queue,
-            backlog: VecDeque::new(),
-            deadlines: VecDeque::new(),
-            timeout_armed: false,
-            max_queue_s: scenario.slo.max_queue_s.map(|p| p.value(draws)),
-            overflow: st.overflow,
-            api_latency: scenario.api.latency_s.clone(),
-            api_tpot_s: scenario.api.tpot_s.value(draws),
-            api_input_per_m: scenario.api.input_per_m.value(draws),
-            api_output_per_m: scenario.api.output_per_m.value(draws),
-            traffic: TrafficSource::new(scenario, draws, seed, replication),
-            pending: None,
-            arrivals_done: false,
-            builder: OutcomeBuilder::new(
-                scenario.slo.ttft_s.value(draws),
-                scenario.slo.tpot_s.value(draws),
-            ),
-            steps,
-            pool_cfgs,
-            uniform_engines,
-            autoscaler,
-            provisioning_rng: stream(seed, replication, Stream::Provisioning),
-            cold_start_rng: stream(seed, replication, Stream::ColdStart),
-            interruption_rng: stream(seed, replication, Stream::Interruptions),
-            api_rng: stream(seed, replication, Stream::ApiLatency),
-            done: Vec::new(),
-            candidates: Vec::new(),
-            last_account_s: 0.0,
-            ready_seconds_at_last_departure: 0.0,
-            peak_live: 0,
-            busy_s: 0.0,
-            batch_seconds: 0.0,
-            preemptions: 0,
-            replica_output_tokens: 0,
-            fixed_busy: vec![Vec::new(); n_pools],
-            sample_arrivals: 0,
-            sample_busy_s: 0.0,
-            sample_ready_s: 0.0,
-        }
-    }
-
+impl<O: Observer> Sim<'_, O> {
     fn run(mut self) -> (Outcome, Latencies) {
         // Capacity present from the start: fixed pools, and the floors of
         // autoscaled pools (warm before the horizon begins).
@@ -414,7 +224,7 @@ impl<'a, O: Observer> Sim<'a, O> {
                 self.now = t;
                 self.handle(event);
             }
-            if self.now >= self.horizon_s && self.arrivals_done && self.builder.in_system() == 0 {
+            if self.now >= self.horizon_s && self.arrivals.done && self.builder.in_system() == 0 {
                 break;
             }
         }

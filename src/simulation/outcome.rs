@@ -18,28 +18,28 @@ impl<O: Observer> Sim<'_, O> {
             let p = rep.pool;
             if self.pools[p].is_fixed() {
                 let s = rep.engine.stats;
-                self.fixed_busy[p].push(s.busy_s);
-                self.busy_s += s.busy_s;
-                self.batch_seconds += s.batch_seconds;
-                self.preemptions += s.preemptions;
-                self.replica_output_tokens += s.output_tokens;
+                self.acct.fixed_busy[p].push(s.busy_s);
+                self.acct.busy_s += s.busy_s;
+                self.acct.batch_seconds += s.batch_seconds;
+                self.acct.preemptions += s.preemptions;
+                self.acct.replica_output_tokens += s.output_tokens;
             } else {
                 debug_assert!(self.replicas[r].engine.is_empty());
                 self.release(r);
             }
         }
-        for (p, busy) in self.fixed_busy.iter().enumerate() {
+        for (p, busy) in self.acct.fixed_busy.iter().enumerate() {
             if self.pools[p].is_fixed() {
                 self.pools[p].bill_fixed(self.horizon_s, busy);
             }
         }
         let b = &self.builder;
         let pool_cost: f64 = self.pools.iter().map(|p| p.cost_usd).sum();
-        let api_cost = (b.api_input_tokens as f64 * self.api_input_per_m
-            + b.api_output_tokens as f64 * self.api_output_per_m)
+        let api_cost = (b.api_input_tokens as f64 * self.api.input_per_m
+            + b.api_output_tokens as f64 * self.api.output_per_m)
             / 1e6;
-        let baseline = (b.arrived_input_tokens as f64 * self.api_input_per_m
-            + b.arrived_output_tokens as f64 * self.api_output_per_m)
+        let baseline = (b.arrived_input_tokens as f64 * self.api.input_per_m
+            + b.arrived_output_tokens as f64 * self.api.output_per_m)
             / 1e6;
         let total = pool_cost + api_cost;
         let nan_div = |a: f64, d: f64| if d > 0.0 { a / d } else { f64::NAN };
@@ -76,23 +76,26 @@ impl<O: Observer> Sim<'_, O> {
         );
         set(
             Metric::BusyFraction,
-            nan_div(self.busy_s, self.ready_seconds_at_last_departure),
+            nan_div(self.acct.busy_s, self.acct.ready_seconds_at_last_departure),
         );
-        set(Metric::MeanBatch, nan_div(self.batch_seconds, self.busy_s));
+        set(
+            Metric::MeanBatch,
+            nan_div(self.acct.batch_seconds, self.acct.busy_s),
+        );
         set(
             Metric::Throughput,
-            nan_div(self.replica_output_tokens as f64, makespan),
+            nan_div(self.acct.replica_output_tokens as f64, makespan),
         );
         set(
             Metric::ColdStarts,
             self.pools.iter().map(|p| p.cold_starts).sum::<u64>() as f64,
         );
-        set(Metric::Preemptions, self.preemptions as f64);
+        set(Metric::Preemptions, self.acct.preemptions as f64);
         set(
             Metric::Interruptions,
             self.pools.iter().map(|p| p.interruptions).sum::<u64>() as f64,
         );
-        set(Metric::PeakReplicas, self.peak_live as f64);
+        set(Metric::PeakReplicas, self.acct.peak_live as f64);
         set(Metric::ApiOverflowCost, api_cost);
         set(Metric::QueueWaitMean, b.queue_wait.mean());
         set(Metric::TtftMean, b.ttft.mean());

@@ -7,32 +7,33 @@ impl<O: Observer> Sim<'_, O> {
     // ----- arrivals and routing -------------------------------------------
 
     pub(super) fn next_arrival(&mut self) {
-        match self.traffic.next_request() {
+        match self.arrivals.source.next_request() {
             Some(r) => {
                 self.calendar
                     .schedule(r.arrival_s, CLASS_ARRIVAL, Event::Arrival);
-                self.pending = Some(r);
+                self.arrivals.pending = Some(r);
             }
             None => {
-                self.pending = None;
-                self.arrivals_done = true;
+                self.arrivals.pending = None;
+                self.arrivals.done = true;
             }
         }
     }
 
     pub(super) fn on_arrival(&mut self) {
-        let req = self.pending.take().expect("an arrival is pending");
+        let req = self.arrivals.pending.take().expect("an arrival is pending");
         self.next_arrival();
         self.builder
             .on_arrival(self.now, req.prompt_tokens, req.output_tokens);
-        self.sample_arrivals += 1;
+        self.window.arrivals += 1;
         let slot = self.table.insert(&req);
-        if self.pure_api {
+        if self.api.pure {
             self.depart(slot, RequestEnd::Overflowed);
             return;
         }
         if !self
-            .pool_cfgs
+            .engines
+            .configs
             .iter()
             .any(|c| c.fits(req.prompt_tokens, req.output_tokens))
         {
@@ -40,8 +41,10 @@ impl<O: Observer> Sim<'_, O> {
             self.depart(slot, RequestEnd::Dropped);
             return;
         }
-        if let Some(q) = self.max_queue_s {
-            self.deadlines.push_back((self.now + q, slot, req.id));
+        if let Some(q) = self.waiting.max_queue_s {
+            self.waiting
+                .deadlines
+                .push_back((self.now + q, slot, req.id));
             self.arm_timeout();
         }
         self.route(slot);
@@ -51,44 +54,44 @@ impl<O: Observer> Sim<'_, O> {
     /// Sends a request to a ready replica, or to the backlog if none is ready.
     pub(super) fn route(&mut self, slot: Slot) {
         self.table[slot].replica = IN_BACKLOG;
-        if self.shared_queue {
-            self.backlog.push_back(slot);
+        if self.waiting.shared {
+            self.waiting.backlog.push_back(slot);
             self.dispatch_shared();
             return;
         }
-        self.candidates.clear();
+        self.scratch.candidates.clear();
         let (p, o) = (
             self.table[slot].prompt_tokens,
             self.table[slot].output_tokens,
         );
         for (i, r) in self.replicas.iter().enumerate() {
-            if r.state == State::Ready && (self.uniform_engines || r.engine.config().fits(p, o)) {
-                self.candidates.push((i, r.engine.load()));
+            if r.state == State::Ready && (self.engines.uniform || r.engine.config().fits(p, o)) {
+                self.scratch.candidates.push((i, r.engine.load()));
             }
         }
-        match self.router.pick(&self.candidates) {
+        match self.router.pick(&self.scratch.candidates) {
             Some(r) => self.assign(r, slot),
-            None => self.backlog.push_back(slot),
+            None => self.waiting.backlog.push_back(slot),
         }
     }
 
     /// Shared queue: replicas with room take requests from the head, FIFO.
     pub(super) fn dispatch_shared(&mut self) {
-        while let Some(&head) = self.backlog.front() {
+        while let Some(&head) = self.waiting.backlog.front() {
             let (p, o) = (
                 self.table[head].prompt_tokens + self.table[head].generated,
                 self.table[head].output_tokens,
             );
-            self.candidates.clear();
+            self.scratch.candidates.clear();
             for (i, r) in self.replicas.iter().enumerate() {
                 if r.state == State::Ready && r.engine.has_room_for(&self.table, p, o) {
-                    self.candidates.push((i, r.engine.load()));
+                    self.scratch.candidates.push((i, r.engine.load()));
                 }
             }
-            let Some(r) = self.router.pick(&self.candidates) else {
+            let Some(r) = self.router.pick(&self.scratch.candidates) else {
                 break;
             };
-            self.backlog.pop_front();
+            self.waiting.backlog.pop_front();
             self.assign(r, head);
         }
     }
@@ -131,7 +134,7 @@ impl<O: Observer> Sim<'_, O> {
     pub(super) fn depart(&mut self, slot: Slot, end: RequestEnd) {
         let r = &self.table[slot];
         let end = match end {
-            RequestEnd::Overflowed if self.overflow == Overflow::Drop && !self.pure_api => {
+            RequestEnd::Overflowed if self.api.overflow == Overflow::Drop && !self.api.pure => {
                 RequestEnd::Dropped
             }
             e => e,
@@ -157,19 +160,20 @@ impl<O: Observer> Sim<'_, O> {
             restarts: r.restarts,
         };
         let api = (end == RequestEnd::Overflowed)
-            .then(|| (self.api_latency.sample(&mut self.api_rng), self.api_tpot_s));
+            .then(|| (self.api.latency.sample(&mut self.rngs.api), self.api.tpot_s));
         self.observer.on_request(&record);
         self.builder.on_departure(&record, api);
         self.table.release(slot);
         self.account(self.now);
-        self.ready_seconds_at_last_departure = self.pools.iter().map(|p| p.ready_seconds).sum();
+        self.acct.ready_seconds_at_last_departure =
+            self.pools.iter().map(|p| p.ready_seconds).sum();
     }
 
     pub(super) fn arm_timeout(&mut self) {
-        if !self.timeout_armed
-            && let Some(&(deadline, _, _)) = self.deadlines.front()
+        if !self.waiting.timeout_armed
+            && let Some(&(deadline, _, _)) = self.waiting.deadlines.front()
         {
-            self.timeout_armed = true;
+            self.waiting.timeout_armed = true;
             self.calendar
                 .schedule(deadline, CLASS_FLEET, Event::QueueTimeout);
         }
@@ -178,20 +182,20 @@ impl<O: Observer> Sim<'_, O> {
     /// Requests that waited `slo.max_queue` without admission leave for the
     /// API (or are dropped).
     pub(super) fn on_queue_timeout(&mut self) {
-        self.timeout_armed = false;
-        while let Some(&(deadline, slot, id)) = self.deadlines.front() {
+        self.waiting.timeout_armed = false;
+        while let Some(&(deadline, slot, id)) = self.waiting.deadlines.front() {
             if deadline > self.now {
                 break;
             }
-            self.deadlines.pop_front();
+            self.waiting.deadlines.pop_front();
             let r = &self.table[slot];
             if r.id != id || r.phase() != Phase::Queued || r.was_admitted() {
                 continue; // served, admitted, or the slot was reused
             }
             let where_ = r.replica;
             if where_ == IN_BACKLOG {
-                if let Some(pos) = self.backlog.iter().position(|&s| s == slot) {
-                    self.backlog.remove(pos);
+                if let Some(pos) = self.waiting.backlog.iter().position(|&s| s == slot) {
+                    self.waiting.backlog.remove(pos);
                 }
             } else {
                 let removed = self.replicas[where_ as usize].engine.remove_waiting(slot);
