@@ -87,5 +87,27 @@ pub fn presets_text() -> String {
             m.source
         ));
     }
+    // Every cited source, so the output stands on its own.
+    let mut cited: Vec<String> = Vec::new();
+    for s in presets::gpus()
+        .iter()
+        .map(|g| g.source.clone())
+        .chain(presets::models().iter().map(|m| m.source.clone()))
+    {
+        for k in presets::sources::cited_keys(&s) {
+            if !cited.contains(&k) {
+                cited.push(k);
+            }
+        }
+    }
+    out.push_str("\nSources (docs/sources.md has every default's and price's sources too)\n");
+    let index = presets::sources::source_index();
+    for k in &cited {
+        let text = index
+            .iter()
+            .find(|e| &e.key == k)
+            .map_or("(not in the source index)", |e| e.text.as_str());
+        out.push_str(&format!("  [{k}] {text}\n"));
+    }
     out
 }

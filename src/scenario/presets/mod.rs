@@ -57,6 +57,7 @@ impl ModelSpec {
 
 mod gpus;
 mod models;
+pub mod sources;
 
 use gpus::{GPUS, Gpu};
 use models::{MODELS, Model};
