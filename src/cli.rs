@@ -42,9 +42,9 @@ pub enum Command {
 }
 
 /// Options shared by commands that run replications.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct RunOptions {
-    /// Replications per candidate (default: the scenario's, at least 20)
+    /// Replications (default: the scenario's; size and breakeven use at least 20)
     #[arg(long)]
     pub replications: Option<u64>,
     /// Run seed (overrides [montecarlo] seed)
@@ -53,7 +53,8 @@ pub struct RunOptions {
     /// Worker threads (default: all cores); results do not depend on it
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Output directory
+    /// Output directory (default: outputs/<scenario name>, or
+    /// outputs/<scenario name>-<answer> for size and breakeven)
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print nothing but errors
@@ -134,21 +135,8 @@ pub struct MergeArgs {
 pub struct RunArgs {
     /// Scenario file (TOML); without it, the embedded default scenario runs
     pub scenario: Option<PathBuf>,
-    /// Output directory (default: outputs/<scenario name>)
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Run seed (overrides [montecarlo] seed)
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Number of replications (overrides [montecarlo] replications)
-    #[arg(long)]
-    pub replications: Option<u64>,
-    /// Worker threads (default: all cores); results do not depend on it
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Print nothing but errors
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
     /// Write one CSV row per request of replication 0 to this file
     #[arg(long, value_name = "FILE")]
     pub requests_out: Option<PathBuf>,

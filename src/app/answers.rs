@@ -2,76 +2,13 @@
 
 use std::collections::HashMap;
 
+use super::options;
 use super::*;
-
-/// A scenario file's text and where relative paths in it resolve.
-pub(super) struct Source {
-    text: String,
-    origin: String,
-    base: PathBuf,
-}
-
-pub(super) fn read_source(path: &Path) -> Result<Source> {
-    let text = fs::read_to_string(path)
-        .map_err(|e| Failure::Input(format!("cannot read scenario {}: {e}", path.display())))?;
-    Ok(Source {
-        text,
-        origin: path.display().to_string(),
-        base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-    })
-}
-
-pub(super) fn parse_source(
-    src: &Source,
-    choices: &HashMap<String, f64>,
-) -> std::result::Result<Scenario, Box<ScenarioError>> {
-    let mut loader = |rel: &str| -> std::result::Result<Vec<u8>, String> {
-        let p = src.base.join(rel);
-        fs::read(&p).map_err(|e| format!("{e} (looked for {})", p.display()))
-    };
-    scenario::parse_with_choices(&src.text, &src.origin, &mut loader, choices)
-}
-
-pub(super) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
-    if threads == Some(0) {
-        return Err(Failure::Input(
-            "--threads 0 is not allowed: expected an integer >= 1".into(),
-        ));
-    }
-    Ok(rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
-        .build()
-        .context("cannot start worker threads")?)
-}
-
-/// Replications and seed of a search command: at least 20 replications.
-pub(super) fn search_budget(o: &RunOptions, s: &Scenario) -> Result<(u64, u64)> {
-    let n = match o.replications {
-        Some(0) => {
-            return Err(Failure::Input(
-                "--replications 0 is not allowed: expected an integer >= 1".into(),
-            ));
-        }
-        Some(n) => n,
-        None => s.montecarlo.replications.max(20),
-    };
-    Ok((n, o.seed.unwrap_or(s.montecarlo.seed)))
-}
-
-pub(super) fn fraction_arg(name: &str, v: f64) -> Result<()> {
-    if v > 0.0 && v <= 1.0 {
-        Ok(())
-    } else {
-        Err(Failure::Input(format!(
-            "--{name} {v} is not allowed: expected a fraction in (0, 1]"
-        )))
-    }
-}
 
 /// Renders an answer command's chart and writes it with `<name>.json` into
 /// `--out` (default `outputs/<scenario>-<name>`), swapped in whole.
 fn write_answer<C: plot::Chart>(
-    run: &RunOptions,
+    opts: &Options,
     scenario: &str,
     name: &str,
     title: &str,
@@ -80,10 +17,7 @@ fn write_answer<C: plot::Chart>(
 ) -> Result<PathBuf> {
     let fig = plot::figure(name, title, chart, plot::WIDTH, 560)
         .map_err(|e| Failure::Runtime(anyhow!(e)))?;
-    let out = run
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("outputs").join(format!("{scenario}-{name}")));
+    let out = opts.out_dir(&format!("{scenario}-{name}"));
     let dir = OutputDir::new(&out)?;
     let mut json = serde_json::to_vec_pretty(value)
         .with_context(|| format!("cannot serialize {name}.json"))?;
@@ -95,10 +29,11 @@ fn write_answer<C: plot::Chart>(
 }
 
 pub(super) fn size(args: SizeArgs) -> Result<()> {
-    fraction_arg("slo-target", args.slo_target)?;
-    fraction_arg("confidence", args.confidence)?;
-    let src = read_source(&args.scenario)?;
-    let base = parse_source(&src, &HashMap::new())?;
+    options::fraction("slo-target", args.slo_target)?;
+    options::fraction("confidence", args.confidence)?;
+    let opts = Options::new(&args.run)?;
+    let src = Source::read(Some(&args.scenario))?;
+    let base = src.parse()?;
     if base.search.is_empty() {
         return Err(Failure::Input(format!(
             "{}: nothing to search: write the fields to size as candidate lists, e.g. replicas = {{ search = [1, 2, 3, 4] }}",
@@ -113,12 +48,11 @@ pub(super) fn size(args: SizeArgs) -> Result<()> {
             args.max_candidates
         )));
     }
-    let (n, seed) = search_budget(&args.run, &base)?;
-    let pool = thread_pool(args.run.threads)?;
-    let bar = progress_bar(args.run.quiet);
+    let (n, seed) = opts.search_budget(&base);
+    let pool = opts.thread_pool()?;
+    let bar = opts.progress();
     bar.start(candidates as u64 * n);
-    let make =
-        |choices: &HashMap<String, f64>| parse_source(&src, choices).map_err(|e| e.to_string());
+    let make = |choices: &HashMap<String, f64>| src.parse_with(choices).map_err(|e| e.to_string());
     let target = SizingTarget {
         slo_attainment: args.slo_target,
         confidence: args.confidence,
@@ -128,14 +62,14 @@ pub(super) fn size(args: SizeArgs) -> Result<()> {
         .map_err(Failure::Input)?;
     bar.finish();
     let written = write_answer(
-        &args.run,
+        &opts,
         &base.name,
         "sizing",
         "Cost against SLO risk",
         &result,
         &plot::sizing::SizingChart { result: &result },
     )?;
-    if !args.run.quiet {
+    if !opts.quiet {
         println!(
             "{}: {} candidates x {} replications; target: SLO attainment >= {} in >= {:.0}% of replications\n",
             base.name,
@@ -192,35 +126,30 @@ pub(super) fn breakeven(args: BreakevenArgs) -> Result<()> {
             args.from, args.to, args.steps
         )));
     }
-    let src = read_source(&args.scenario)?;
-    let base = parse_source(&src, &HashMap::new())?;
-    if let Some(f) = base.search.first() {
-        return Err(Failure::Input(format!(
-            "`{}` is a search space; `fleetsim breakeven` needs one value per field",
-            f.field
-        )));
-    }
+    let opts = Options::new(&args.run)?;
+    let base = Source::read(Some(&args.scenario))?.parse()?;
+    options::no_search_spaces(&base, "breakeven")?;
     if base.strategies.iter().all(|s| s.pools.is_empty()) {
         return Err(Failure::Input(
             "every strategy is API-only: there is nothing to break even".into(),
         ));
     }
-    let (n, seed) = search_budget(&args.run, &base)?;
-    let pool = thread_pool(args.run.threads)?;
-    let bar = progress_bar(args.run.quiet);
+    let (n, seed) = opts.search_budget(&base);
+    let pool = opts.thread_pool()?;
+    let bar = opts.progress();
     bar.start(args.steps as u64 * n);
     let ms = breakeven::multipliers(args.from, args.to, args.steps);
     let result = pool.install(|| breakeven::breakeven(&base, &ms, n, seed, &bar));
     bar.finish();
     let written = write_answer(
-        &args.run,
+        &opts,
         &base.name,
         "breakeven",
         "Break-even against the API",
         &result,
         &plot::breakeven::BreakevenChart { result: &result },
     )?;
-    if !args.run.quiet {
+    if !opts.quiet {
         println!(
             "{}: {} volumes x {} replications; cost per 1M output tokens, median [p5-p95]\n",
             base.name, args.steps, n

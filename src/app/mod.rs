@@ -4,7 +4,10 @@
 
 mod answers;
 mod info;
+mod options;
 mod run;
+
+use options::{Options, Source};
 
 use std::fs;
 use std::io::{BufWriter, IsTerminal};
@@ -75,31 +78,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
 
 /// Reads and validates a scenario file (or the embedded default).
 pub fn load_scenario(path: Option<&Path>) -> Result<Scenario> {
-    load_scenario_text(path).map(|(s, _)| s)
-}
-
-/// The scenario and the text it was read from.
-fn load_scenario_text(path: Option<&Path>) -> Result<(Scenario, String)> {
-    match path {
-        None => {
-            let s = scenario::parse(DEFAULT_SCENARIO, "<embedded default scenario>", &mut |p| {
-                Err(format!("the embedded scenario cannot read files ({p})"))
-            })?;
-            Ok((s, DEFAULT_SCENARIO.to_string()))
-        }
-        Some(path) => {
-            let text = fs::read_to_string(path).map_err(|e| {
-                Failure::Input(format!("cannot read scenario {}: {e}", path.display()))
-            })?;
-            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            let mut loader = |rel: &str| -> std::result::Result<Vec<u8>, String> {
-                let p = base.join(rel);
-                fs::read(&p).map_err(|e| format!("{e} (looked for {})", p.display()))
-            };
-            let s = scenario::parse(&text, &path.display().to_string(), &mut loader)?;
-            Ok((s, text))
-        }
-    }
+    Source::read(path)?.parse()
 }
 
 /// Checks that every replication's draws give a servable engine, before

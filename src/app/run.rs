@@ -1,73 +1,23 @@
 //! `fleetsim run` and `fleetsim merge`: replications to result files.
 
+use super::options::{self, RunFlags};
 use super::*;
 
 pub(super) fn run(args: RunArgs) -> Result<()> {
-    let (mut scenario, text) = load_scenario_text(args.scenario.as_deref())?;
-    if let Some(first) = scenario.search.first() {
-        return Err(Failure::Input(format!(
-            "`{}` is a search space ({:?}); `fleetsim run` needs one value per field (search spaces are for `fleetsim size`)",
-            first.field, first.values
-        )));
-    }
-    if let Some(seed) = args.seed {
-        scenario.montecarlo.seed = seed;
-    }
-    if let Some(n) = args.replications {
-        if n == 0 {
-            return Err(Failure::Input(
-                "--replications 0 is not allowed: expected an integer >= 1".into(),
-            ));
-        }
-        scenario.montecarlo.replications = n;
-    }
-    if args.threads == Some(0) {
-        return Err(Failure::Input(
-            "--threads 0 is not allowed: expected an integer >= 1".into(),
-        ));
-    }
-    let shard = args
-        .shard
-        .as_deref()
-        .map(ShardSpec::parse)
-        .transpose()
-        .map_err(Failure::Input)?;
-    if let Some(p) = args.until_precision
-        && !(p > 0.0 && p < 1.0)
-    {
-        return Err(Failure::Input(format!(
-            "--until-precision {p} is not allowed: expected a fraction between 0 and 1, e.g. 0.01"
-        )));
-    }
-    if args.max_replications == Some(0) {
-        return Err(Failure::Input(
-            "--max-replications 0 is not allowed: expected an integer >= 1".into(),
-        ));
-    }
-    if shard.is_some() && args.until_precision.is_some() {
-        return Err(Failure::Input("--shard and --until-precision do not combine: a precision target needs every replication in one place; shard a fixed --replications count instead".into()));
-    }
-    if shard.is_some() && args.requests_out.is_some() {
-        return Err(Failure::Input(
-            "--requests-out is not available with --shard; use it on an unsharded run".into(),
-        ));
-    }
-    let requests_strategy = match &args.requests_strategy {
-        None => 0,
-        Some(name) => scenario.strategies.iter().position(|s| &s.name == name).ok_or_else(|| {
-            Failure::Input(format!(
-                "--requests-strategy \"{name}\" is not a strategy of this scenario (it has: {})",
-                scenario.strategies.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
-            ))
-        })?,
-    };
+    let opts = Options::new(&args.run)?;
+    let source = Source::read(args.scenario.as_deref())?;
+    let mut scenario = source.parse()?;
+    let text = source.text;
+    options::no_search_spaces(&scenario, "run")?;
+    opts.apply(&mut scenario);
+    let flags = RunFlags::new(&args, &scenario)?;
     let seed = scenario.montecarlo.seed;
     let n = scenario.montecarlo.replications;
-    let cap = args.max_replications.unwrap_or(10_000).max(n);
+    let cap = flags.max_replications.max(n);
     check_draws(
         &scenario,
         seed,
-        if args.until_precision.is_some() {
+        if flags.until_precision.is_some() {
             cap
         } else {
             n
@@ -75,17 +25,14 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
     )?;
     let meta = RunMeta::of(&scenario, seed);
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start worker threads")?;
-    let bar = progress_bar(args.quiet);
+    let pool = opts.thread_pool()?;
+    let bar = opts.progress();
     let options = SimOptions::default();
     let run_indices = |indices: &[u64]| {
         pool.install(|| montecarlo::run_batch(&scenario, seed, indices, &options, &bar))
     };
 
-    if let Some(shard) = shard {
+    if let Some(shard) = flags.shard {
         let indices = shard.indices(n);
         bar.start(indices.len() as u64);
         let batch = run_indices(&indices);
@@ -93,13 +40,13 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
         let fp = run_fingerprint(&text, seed, n);
         let series = batch.timeseries.clone();
         let part = Part::new(fp, meta, n, shard, &batch, text.clone(), series);
-        let dir = args
+        let dir = opts
             .out
             .clone()
             .unwrap_or_else(|| PathBuf::from("outputs").join(&scenario.name).join("parts"));
         let path = dir.join(format!("part-{}-of-{}.json", shard.k, shard.n));
         write_atomically(&path, &part.to_bytes())?;
-        if !args.quiet {
+        if !opts.quiet {
             println!(
                 "Shard {}/{}: {} of {} replications. Wrote {}",
                 shard.k,
@@ -118,7 +65,7 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
         return Ok(());
     }
 
-    let (batch, precision) = match args.until_precision {
+    let (batch, precision) = match flags.until_precision {
         None => {
             bar.start(n);
             (run_indices(&(0..n).collect::<Vec<_>>()), None)
@@ -154,19 +101,16 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
     bar.finish();
     let mut summary = RunSummary::build(&meta, &batch.replications);
     summary.precision = precision;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("outputs").join(&scenario.name));
+    let out = opts.out_dir(&scenario.name);
     let series = batch.timeseries.clone().unwrap_or_default();
     let data = ReportData::build(&meta, &summary, &batch, series, &text);
     let written = write_results(&out, &data, &batch, || {
-        if let Some(path) = &args.requests_out {
-            write_requests(&scenario, requests_strategy, seed, path)?;
+        if let Some((path, strategy)) = &flags.requests_out {
+            write_requests(&scenario, *strategy, seed, path)?;
         }
         Ok(())
     })?;
-    if !args.quiet {
+    if !opts.quiet {
         print!("{}", table::render(&summary));
         if let Some(p) = &summary.precision {
             println!(

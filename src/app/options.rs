@@ -1,0 +1,214 @@
+//! The typed options stage (like ripgrep's low → high arguments): what the
+//! command line says, checked once, and the scenario source it names. Every
+//! command that reads a scenario or runs replications goes through here, so
+//! a flag means the same thing and is refused the same way everywhere.
+
+use std::collections::HashMap;
+
+use super::*;
+
+/// A scenario's text, its name in messages, and where relative paths in it
+/// (traces) resolve.
+pub(super) struct Source {
+    pub text: String,
+    pub origin: String,
+    /// `None` for the embedded default, which may not read files.
+    base: Option<PathBuf>,
+}
+
+impl Source {
+    /// Reads the scenario file, or takes the embedded default.
+    pub fn read(path: Option<&Path>) -> Result<Source> {
+        let Some(path) = path else {
+            return Ok(Source {
+                text: DEFAULT_SCENARIO.to_string(),
+                origin: "<embedded default scenario>".into(),
+                base: None,
+            });
+        };
+        let text = fs::read_to_string(path)
+            .map_err(|e| Failure::Input(format!("cannot read scenario {}: {e}", path.display())))?;
+        Ok(Source {
+            text,
+            origin: path.display().to_string(),
+            base: Some(path.parent().map(Path::to_path_buf).unwrap_or_default()),
+        })
+    }
+
+    /// Parses the scenario, with some search fields fixed (`size`).
+    pub fn parse_with(
+        &self,
+        choices: &HashMap<String, f64>,
+    ) -> std::result::Result<Scenario, Box<ScenarioError>> {
+        let mut loader = |rel: &str| -> std::result::Result<Vec<u8>, String> {
+            match &self.base {
+                Some(base) => {
+                    let p = base.join(rel);
+                    fs::read(&p).map_err(|e| format!("{e} (looked for {})", p.display()))
+                }
+                None => Err(format!("the embedded scenario cannot read files ({rel})")),
+            }
+        };
+        scenario::parse_with_choices(&self.text, &self.origin, &mut loader, choices)
+    }
+
+    pub fn parse(&self) -> Result<Scenario> {
+        Ok(self.parse_with(&HashMap::new())?)
+    }
+}
+
+/// Options of every command that runs replications, checked.
+pub(super) struct Options {
+    replications: Option<u64>,
+    seed: Option<u64>,
+    threads: Option<usize>,
+    pub out: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+impl Options {
+    pub fn new(o: &RunOptions) -> Result<Options> {
+        if o.replications == Some(0) {
+            return Err(Failure::Input(
+                "--replications 0 is not allowed: expected an integer >= 1".into(),
+            ));
+        }
+        if o.threads == Some(0) {
+            return Err(Failure::Input(
+                "--threads 0 is not allowed: expected an integer >= 1".into(),
+            ));
+        }
+        Ok(Options {
+            replications: o.replications,
+            seed: o.seed,
+            threads: o.threads,
+            out: o.out.clone(),
+            quiet: o.quiet,
+        })
+    }
+
+    /// `run`: the flags override the scenario's seed and replications.
+    pub fn apply(&self, s: &mut Scenario) {
+        if let Some(seed) = self.seed {
+            s.montecarlo.seed = seed;
+        }
+        if let Some(n) = self.replications {
+            s.montecarlo.replications = n;
+        }
+    }
+
+    /// `size` and `breakeven`: replications per candidate or volume (the
+    /// flag, else the scenario's but at least 20) and the seed.
+    pub fn search_budget(&self, s: &Scenario) -> (u64, u64) {
+        let n = self
+            .replications
+            .unwrap_or_else(|| s.montecarlo.replications.max(20));
+        (n, self.seed.unwrap_or(s.montecarlo.seed))
+    }
+
+    /// The worker threads (all cores unless `--threads`).
+    pub fn thread_pool(&self) -> Result<rayon::ThreadPool> {
+        Ok(rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads.unwrap_or(0))
+            .build()
+            .context("cannot start worker threads")?)
+    }
+
+    pub fn progress(&self) -> Bar {
+        progress_bar(self.quiet)
+    }
+
+    /// `--out`, else `outputs/<default>`.
+    pub fn out_dir(&self, default: &str) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("outputs").join(default))
+    }
+}
+
+/// A flag that must be a fraction in (0, 1].
+pub(super) fn fraction(flag: &str, v: f64) -> Result<()> {
+    if v > 0.0 && v <= 1.0 {
+        Ok(())
+    } else {
+        Err(Failure::Input(format!(
+            "--{flag} {v} is not allowed: expected a fraction in (0, 1]"
+        )))
+    }
+}
+
+/// Commands other than `size` need one value per field.
+pub(super) fn no_search_spaces(s: &Scenario, command: &str) -> Result<()> {
+    match s.search.first() {
+        None => Ok(()),
+        Some(first) => Err(Failure::Input(format!(
+            "`{}` is a search space ({:?}); `fleetsim {command}` needs one value per field (search spaces are for `fleetsim size`)",
+            first.field, first.values
+        ))),
+    }
+}
+
+/// What only `run` takes, checked against each other and the scenario.
+pub(super) struct RunFlags {
+    pub shard: Option<ShardSpec>,
+    pub until_precision: Option<f64>,
+    /// Cap for `--until-precision`.
+    pub max_replications: u64,
+    /// `--requests-out` and the strategy (by index) whose requests it writes.
+    pub requests_out: Option<(PathBuf, usize)>,
+}
+
+impl RunFlags {
+    pub fn new(args: &RunArgs, scenario: &Scenario) -> Result<RunFlags> {
+        let shard = args
+            .shard
+            .as_deref()
+            .map(ShardSpec::parse)
+            .transpose()
+            .map_err(Failure::Input)?;
+        if let Some(p) = args.until_precision
+            && !(p > 0.0 && p < 1.0)
+        {
+            return Err(Failure::Input(format!(
+                "--until-precision {p} is not allowed: expected a fraction between 0 and 1, e.g. 0.01"
+            )));
+        }
+        if args.max_replications == Some(0) {
+            return Err(Failure::Input(
+                "--max-replications 0 is not allowed: expected an integer >= 1".into(),
+            ));
+        }
+        if shard.is_some() && args.until_precision.is_some() {
+            return Err(Failure::Input("--shard and --until-precision do not combine: a precision target needs every replication in one place; shard a fixed --replications count instead".into()));
+        }
+        if shard.is_some() && args.requests_out.is_some() {
+            return Err(Failure::Input(
+                "--requests-out is not available with --shard; use it on an unsharded run".into(),
+            ));
+        }
+        let strategy = match &args.requests_strategy {
+            None => 0,
+            Some(name) => scenario
+                .strategies
+                .iter()
+                .position(|s| &s.name == name)
+                .ok_or_else(|| {
+                    Failure::Input(format!(
+                        "--requests-strategy \"{name}\" is not a strategy of this scenario (it has: {})",
+                        scenario
+                            .strategies
+                            .iter()
+                            .map(|s| s.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?,
+        };
+        Ok(RunFlags {
+            shard,
+            until_precision: args.until_precision,
+            max_replications: args.max_replications.unwrap_or(10_000),
+            requests_out: args.requests_out.clone().map(|p| (p, strategy)),
+        })
+    }
+}
