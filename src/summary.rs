@@ -1,4 +1,4 @@
-//! Replications → the run summary of SPEC §7 (`summary.json`), plus paired
+//! Replications → the run summary (`summary.json`, docs/outputs.md), plus paired
 //! comparisons between strategies and sensitivity to uncertain inputs.
 //!
 //! Pure: takes outcomes, returns plain data. The struct is the contract:

@@ -11,7 +11,7 @@ pub type Seconds = f64;
 pub const MINUTE_S: Seconds = 60.0;
 pub const HOUR_S: Seconds = 3600.0;
 pub const DAY_S: Seconds = 86_400.0;
-/// A billing month as SPEC §7 defines it: 30 days.
+/// A billing month: 30 days (docs/outputs.md, `cost_per_month_usd`).
 pub const MONTH_S: Seconds = 30.0 * DAY_S;
 /// A year for amortization: 365 days.
 pub const YEAR_S: Seconds = 365.0 * DAY_S;

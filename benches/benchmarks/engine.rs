@@ -1,4 +1,4 @@
-//! One replication of the reference engine (SPEC §2, linear step model,
+//! One replication of the reference engine (docs/model.md §3, linear step model,
 //! `reserve` admission) for one simulated hour, lognormal lengths (prompt
 //! median 512, σ 0.8; output median 200, σ 1.0):
 //! - 20 req/s on 1 replica,
@@ -22,6 +22,8 @@ arrivals = {{ process = "poisson", rate = {rate} }}
 prompt_tokens = {{ dist = "lognormal", median = 512, sigma = 0.8, min = 1, max = 32768 }}
 output_tokens = {{ dist = "lognormal", median = 200, sigma = 1.0, min = 1, max = 4096 }}
 [engine]
+admission = "reserve"
+chunked_prefill_tokens = 0
 max_batch = 256
 kv_capacity_tokens = 1_000_000
 step_time = {{ model = "linear", fixed_s = 0.005, prefill_per_token_s = 2e-5, decode_per_seq_s = 1e-4, kv_per_token_s = 2e-8 }}
@@ -44,6 +46,8 @@ arrivals = {{ process = "mmpp", rates = [200.0, 60.0], mean_sojourn = ["2m", "4m
 prompt_tokens = {{ dist = "lognormal", median = 512, sigma = 0.8, min = 1, max = 32768 }}
 output_tokens = {{ dist = "lognormal", median = 200, sigma = 1.0, min = 1, max = 4096 }}
 [engine]
+admission = "reserve"
+chunked_prefill_tokens = 0
 max_batch = 256
 kv_capacity_tokens = 1_000_000
 step_time = {{ model = "linear", fixed_s = 0.005, prefill_per_token_s = 2e-5, decode_per_seq_s = 1e-4, kv_per_token_s = 2e-8 }}

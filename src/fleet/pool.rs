@@ -1,4 +1,5 @@
-//! Pools made concrete for one replication, and how each bills (SPEC §4).
+//! Pools made concrete for one replication, and how each bills
+//! (docs/model.md, "Pools, billing and the fleet").
 //!
 //! Billing rules are pure functions of a replica's lifetime (or, for fixed
 //! pools, of the horizon and busy time), so they are tested in closed form.

@@ -57,7 +57,7 @@ pub fn replications_csv(meta: &RunMeta, reps: &[Replication]) -> Vec<u8> {
     w.into_inner().expect("in-memory flush")
 }
 
-/// Header of the per-request CSV (SPEC §2).
+/// Header of the per-request CSV (docs/outputs.md, "Per-request rows").
 pub const REQUESTS_HEADER: &str =
     "id,replica,arrival_s,prompt_tokens,output_tokens,admit_s,first_token_s,done_s";
 

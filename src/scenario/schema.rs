@@ -1,4 +1,5 @@
-//! The scenario file as written: serde types mirroring SPEC §6 key for key.
+//! The scenario file as written: serde types mirroring the scenario format
+//! (README "Scenario format") key for key.
 //!
 //! Nothing here is validated beyond types and field names (every table
 //! denies unknown fields); `resolve` turns these into the checked

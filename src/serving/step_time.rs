@@ -1,4 +1,4 @@
-//! How long one iteration of a replica takes (SPEC §3).
+//! How long one iteration of a replica takes (docs/model.md, "Step-time models").
 //!
 //! - `linear`: `fixed + prefill × ΣP_new + decode × n_decode + kv × Σcontext`.
 //! - `roofline`: `max(compute, memory) + tensor-parallel communication + overhead`,

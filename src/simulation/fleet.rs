@@ -325,6 +325,12 @@ impl<O: Observer> Sim<'_, O> {
                     .filter(|r| r.state != State::Released)
                     .map(|r| r.engine.waiting() as u64)
                     .sum::<u64>(),
+            running: self
+                .replicas
+                .iter()
+                .filter(|r| r.state != State::Released)
+                .map(|r| r.engine.running() as u64)
+                .sum(),
             in_system: self.builder.in_system(),
             live_by_pool: self.pools.iter().map(|p| p.live).collect(),
             busy_fraction: if self.window.ready_s > 0.0 {

@@ -79,6 +79,9 @@ pub struct TimeSample {
     pub arrivals: u64,
     /// Requests waiting (in replica queues and the backlog).
     pub queue_depth: u64,
+    /// Requests in a replica's running batch, counted from the replicas
+    /// (independently of `in_system`, which the request accounting keeps).
+    pub running: u64,
     pub in_system: u64,
     /// Live (requested, not released) replicas per pool, in pool order.
     pub live_by_pool: Vec<u32>,

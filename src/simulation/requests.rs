@@ -37,7 +37,7 @@ impl<O: Observer> Sim<'_, O> {
             .iter()
             .any(|c| c.fits(req.prompt_tokens, req.output_tokens))
         {
-            // It could never be admitted: rejected on arrival (SPEC §2).
+            // It could never be admitted: rejected on arrival (docs/model.md §2.1).
             self.depart(slot, RequestEnd::Dropped);
             return;
         }

@@ -89,7 +89,7 @@ impl ArrivalProcess {
             } => {
                 let mean_sojourn_s: Vec<f64> =
                     mean_sojourn_s.iter().map(|p| p.value(draws)).collect();
-                // The process starts in its first listed state (SPEC §2).
+                // The process starts in its first listed state.
                 let state_end_s = exp_gap(1.0 / mean_sojourn_s[0], rng);
                 ArrivalProcess::Mmpp {
                     rates: rates

@@ -16,6 +16,8 @@ arrivals = { process = "poisson", rate = 12.0 }
 prompt_tokens = 300
 output_tokens = { dist = "lognormal", median = 100, sigma = 0.6 }
 [engine]
+admission = "reserve"
+chunked_prefill_tokens = 0
 max_batch = 16
 kv_capacity_tokens = 200000
 step_time = { model = "linear", fixed_s = 0.01, prefill_per_token_s = 2e-5, decode_per_seq_s = 1e-3 }
@@ -128,6 +130,8 @@ arrivals = { process = "poisson", rate = 2.0 }
 prompt_tokens = 400
 output_tokens = 100
 [engine]
+admission = "reserve"
+chunked_prefill_tokens = 0
 max_batch = 256
 kv_capacity_tokens = 1000000
 step_time = { model = "linear", fixed_s = 0.01, prefill_per_token_s = 1e-6, decode_per_seq_s = 1e-5 }
@@ -198,7 +202,7 @@ fn calibrate_recovers_known_efficiencies() {
     // fitted back: mfu from compute-bound points, mbu and overhead from
     // memory-bound ones.
     let s = scenario(
-        "[workload]\narrivals = { process = \"poisson\", rate = 1.0 }\n[engine]\nmodel = \"llama-3.1-8b\"\ngpu = \"h100-sxm\"\nprecision = \"fp8\"\ntensor_parallel = 1\n[[strategy]]\npools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 } ]\n",
+        "[workload]\narrivals = { process = \"poisson\", rate = 1.0 }\n[engine]\nadmission = \"reserve\"\nchunked_prefill_tokens = 0\nstep_time = { model = \"roofline\" }\nmodel = \"llama-3.1-8b\"\ngpu = \"h100-sxm\"\nprecision = \"fp8\"\ntensor_parallel = 1\n[[strategy]]\npools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 } ]\n",
     );
     let truth = Efficiencies {
         mfu: 0.5,
@@ -235,9 +239,51 @@ fn calibrate_recovers_known_efficiencies() {
 }
 
 #[test]
+fn calibrate_predicts_published_70b_points_it_was_not_fitted_to() {
+    // NIM v1.8.0, Llama-3.3-70B FP8 on 2 x H100 [nim-bench] (docs/sources.md):
+    // fit the three efficiencies on four 5000/500 points (c = 1, 5, 25, 100),
+    // then predict two points left out, a mid load of the same shape (c = 50,
+    // 814 tok/s) and another shape (500/2000 at c = 1, 52.9 tok/s), within 5%.
+    let s = scenario(
+        "[workload]\narrivals = { process = \"poisson\", rate = 1.0 }\n[engine]\nadmission = \"reserve\"\nchunked_prefill_tokens = 0\nstep_time = { model = \"roofline\" }\nmodel = \"llama-3.1-70b\"\ngpu = \"h100-sxm\"\nprecision = \"fp8\"\ntensor_parallel = 2\n[[strategy]]\npools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 } ]\n",
+    );
+    let point = |concurrency, isl, osl, tokens_per_s| Measurement {
+        concurrency,
+        isl,
+        osl,
+        tokens_per_s,
+    };
+    let fitted_on = [
+        point(1, 5000, 500, 51.7),
+        point(5, 5000, 500, 218.0),
+        point(25, 5000, 500, 623.0),
+        point(100, 5000, 500, 917.0),
+    ];
+    let f = fit(&s.engine, &fitted_on).unwrap();
+    eprintln!(
+        "fitted {:?}, in-sample RMS {:.3}",
+        f.efficiencies, f.rms_log_error
+    );
+    for held_out in [point(50, 5000, 500, 814.0), point(1, 500, 2000, 52.9)] {
+        let predicted = simulate(&s.engine, f.efficiencies, &held_out);
+        let err = predicted / held_out.tokens_per_s - 1.0;
+        eprintln!(
+            "{held_out:?}: predicted {predicted:.1} ({:+.1}%)",
+            err * 100.0
+        );
+        assert!(
+            err.abs() < 0.05,
+            "held-out {held_out:?}: predicted {predicted:.1} tok/s ({:+.1}%)",
+            err * 100.0
+        );
+    }
+}
+
+#[test]
 fn calibrate_fits_published_70b_points_and_refuses_impossible_ones() {
     let dir = tempfile::tempdir().unwrap();
-    // NIM v1.8.0, Llama-3.3-70B FP8 on 2 x H100, 5000/500 [nim-bench] (docs/sources.md).
+    // NIM v1.8.0, Llama-3.3-70B FP8 on 2 x H100 [nim-bench] (docs/sources.md):
+    // four points for three efficiencies, so the residuals can show a misfit.
     let out = fleetsim(
         dir.path(),
         &[
@@ -254,6 +300,8 @@ fn calibrate_fits_published_70b_points_and_refuses_impossible_ones() {
             "c=50,isl=5000,osl=500,tok_s=814",
             "--point",
             "c=100,isl=5000,osl=500,tok_s=917",
+            "--point",
+            "c=1,isl=500,osl=2000,tok_s=52.9",
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));

@@ -1,11 +1,11 @@
-//! The `fleetsim` binary: outputs per SPEC §7, and bad input rejected with
+//! The `fleetsim` binary: outputs per the output contract (docs/outputs.md), and bad input rejected with
 //! a clear message, exit code 2 and nothing written.
 
 use std::path::Path;
 
 use super::common::*;
 
-const SPEC_METRICS: &[&str] = &[
+const CONTRACT_METRICS: &[&str] = &[
     "total_cost_usd",
     "cost_per_month_usd",
     "cost_per_m_output_tokens",
@@ -80,7 +80,7 @@ fn default_run_writes_the_spec_outputs() {
     assert!(!strategies.is_empty());
     for st in strategies {
         assert!(st["name"].is_string());
-        for m in SPEC_METRICS {
+        for m in CONTRACT_METRICS {
             let stats = st["metrics"]
                 .get(*m)
                 .unwrap_or_else(|| panic!("metric `{m}` missing"));
@@ -95,7 +95,7 @@ fn default_run_writes_the_spec_outputs() {
     let csv = std::fs::read_to_string(dir.path().join("outputs/default/replications.csv")).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(header.starts_with("replication,strategy,"));
-    for m in SPEC_METRICS {
+    for m in CONTRACT_METRICS {
         assert!(
             header.split(',').any(|c| c == *m),
             "replications.csv lacks `{m}`"

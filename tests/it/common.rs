@@ -11,8 +11,53 @@ use fleetsim::scenario::{Scenario, parse};
 use fleetsim::simulation::{Observer, SimOptions, simulate};
 use fleetsim::summary::RunSummary;
 
+/// The reference engine semantics (docs/model.md, "Continuous batching"),
+/// for a test scenario's `[engine]`: whole-sequence KV reservation, no
+/// chunked prefill. With an explicit `step_time`, a scenario built this way
+/// keeps its meaning whatever the defaults become.
+pub const REFERENCE: &str = "admission = \"reserve\"\nchunked_prefill_tokens = 0\n";
+
+/// Every scenario a test builds names the engine semantics it means
+/// (admission, chunking, step model), so that a change of defaults moves no
+/// test silently. Shipped scenarios, which mean the product's defaults, are
+/// read with [`shipped`] instead.
+#[track_caller]
+pub fn assert_pinned(text: &str) {
+    for key in ["admission =", "chunked_prefill_tokens =", "step_time ="] {
+        assert!(
+            text.contains(key),
+            "a test scenario must say `{key} ...` in its [engine] (see common::REFERENCE):\n{text}"
+        );
+    }
+}
+
+/// A shipped scenario's text, from `scenarios/`.
+pub fn shipped(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Writes a test scenario (pinned, see [`assert_pinned`]) into `dir`.
+#[track_caller]
+pub fn write_scenario(dir: &Path, file: &str, text: &str) -> PathBuf {
+    assert_pinned(text);
+    let p = dir.join(file);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
 /// Parses a scenario written in a test; trace paths resolve in `dir`.
+#[track_caller]
 pub fn scenario_in(text: &str, dir: &Path) -> Scenario {
+    assert_pinned(text);
+    parse_any(text, dir)
+}
+
+/// Parses any scenario text (a shipped one, or a test's own) without the
+/// pinning check.
+pub fn parse_any(text: &str, dir: &Path) -> Scenario {
     let mut loader = |p: &str| std::fs::read(dir.join(p)).map_err(|e| e.to_string());
     match parse(text, "test.toml", &mut loader) {
         Ok(s) => s,
@@ -20,13 +65,19 @@ pub fn scenario_in(text: &str, dir: &Path) -> Scenario {
     }
 }
 
+#[track_caller]
 pub fn scenario(text: &str) -> Scenario {
     scenario_in(text, Path::new("."))
 }
 
-/// Runs replications 0..n of a scenario and summarizes them.
+/// Runs replications 0..n of a test scenario and summarizes them.
+#[track_caller]
 pub fn run_toml(text: &str, n: u64) -> (Scenario, Batch, RunSummary) {
-    let s = scenario(text);
+    run_scenario(scenario(text), n)
+}
+
+/// Runs replications 0..n of a parsed scenario and summarizes them.
+pub fn run_scenario(s: Scenario, n: u64) -> (Scenario, Batch, RunSummary) {
     let indices: Vec<u64> = (0..n).collect();
     let batch = run_batch(
         &s,
@@ -118,8 +169,10 @@ pub fn close(a: f64, b: f64, tol: f64, what: &str) {
     );
 }
 
-/// Directory of the shared public traces, if present beside the project.
-pub fn shared_traces() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/traces");
-    p.is_dir().then_some(p)
+/// Says on the terminal that a test could not run, and why. Written to the
+/// process's stderr directly, past the harness's output capture, so a skip
+/// is never silent.
+pub fn skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }

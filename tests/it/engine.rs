@@ -221,7 +221,7 @@ fn fast_forward_equals_single_stepping_on_the_reference_scenario() {
 #[test]
 fn strategies_of_a_replication_see_the_same_traffic() {
     // Common random numbers: the same arrivals and lengths for every strategy.
-    let text = "name = \"crn\"\nhorizon = \"60s\"\n[workload]\narrivals = { process = \"poisson\", rate = 5.0 }\n[engine]\nkv_capacity_tokens = 1000000\nstep_time = { model = \"linear\", fixed_s = 0.01 }\n[[strategy]]\nname = \"one\"\npools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 } ]\n[[strategy]]\nname = \"three\"\npools = [ { kind = \"reserved\", replicas = 3, price_per_gpu_hour = 1.0 } ]\n";
+    let text = "name = \"crn\"\nhorizon = \"60s\"\n[workload]\narrivals = { process = \"poisson\", rate = 5.0 }\n[engine]\nadmission = \"reserve\"\nchunked_prefill_tokens = 0\nkv_capacity_tokens = 1000000\nstep_time = { model = \"linear\", fixed_s = 0.01 }\n[[strategy]]\nname = \"one\"\npools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 } ]\n[[strategy]]\nname = \"three\"\npools = [ { kind = \"reserved\", replicas = 3, price_per_gpu_hour = 1.0 } ]\n";
     let s = scenario(text);
     let draws = fleetsim::montecarlo::draws_for(&s, 42, 0);
     let arrivals = |k: usize| {

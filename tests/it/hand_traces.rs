@@ -1,5 +1,7 @@
 //! Tiny traces whose every admission, first-token and completion time is
-//! worked out by hand (SPEC §2), checked through `--requests-out`.
+//! worked out by hand from the reference semantics (docs/model.md,
+//! "Continuous batching"), checked through `--requests-out`. Every engine
+//! here names its admission mode, chunking and step model.
 
 use super::common::*;
 
@@ -11,7 +13,7 @@ fn run_trace(engine: &str, requests: &str, replicas: u32, expect: &Expect) {
     let text = format!(
         "name = \"hand\"\nhorizon = \"1h\"\n[workload]\narrivals = {{ process = \"trace\", requests = {requests} }}\n[engine]\n{engine}\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = {replicas}, price_per_gpu_hour = 1.0 }} ]\n"
     );
-    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    write_scenario(dir.path(), "s.toml", &text);
     let out = fleetsim(
         dir.path(),
         &["run", "s.toml", "--quiet", "--requests-out", "req.csv"],
@@ -40,7 +42,7 @@ fn run_trace(engine: &str, requests: &str, replicas: u32, expect: &Expect) {
     }
 }
 
-const LINEAR: &str = "max_batch = 8\nkv_capacity_tokens = 100000\nstep_time = { model = \"linear\", fixed_s = 0.01, prefill_per_token_s = 0.001, decode_per_seq_s = 0.002, kv_per_token_s = 1e-4 }";
+const LINEAR: &str = "admission = \"reserve\"\nchunked_prefill_tokens = 0\nmax_batch = 8\nkv_capacity_tokens = 100000\nstep_time = { model = \"linear\", fixed_s = 0.01, prefill_per_token_s = 0.001, decode_per_seq_s = 0.002, kv_per_token_s = 1e-4 }";
 
 #[test]
 fn two_requests_join_one_batch() {
@@ -64,8 +66,7 @@ fn kv_capacity_blocks_the_head_of_the_queue() {
     // Capacity 20 tokens, iterations of 1 s. A needs 15, B 7 (does not fit
     // beside A), C 3 (would fit, but waits behind B: head-of-line blocking).
     // A runs alone 0..5; B and C are admitted at 5; C (O=1) ends at 6, B at 8.
-    let engine =
-        "max_batch = 8\nkv_capacity_tokens = 20\nstep_time = { model = \"linear\", fixed_s = 1.0 }";
+    let engine = "admission = \"reserve\"\nchunked_prefill_tokens = 0\nmax_batch = 8\nkv_capacity_tokens = 20\nstep_time = { model = \"linear\", fixed_s = 1.0 }";
     run_trace(
         engine,
         "[[0.0, 10, 5], [0.0, 4, 3], [0.0, 2, 1]]",
@@ -82,7 +83,7 @@ fn kv_capacity_blocks_the_head_of_the_queue() {
 fn least_loaded_routing_breaks_ties_to_the_lowest_index() {
     // Two replicas, max_batch 1, 1-s iterations. A, B at 0 → replicas 0, 1.
     // C at 0.5 sees loads (1, 1) → replica 0; D sees (2, 1) → replica 1.
-    let engine = "max_batch = 1\nkv_capacity_tokens = 1000\nstep_time = { model = \"linear\", fixed_s = 1.0 }";
+    let engine = "admission = \"reserve\"\nchunked_prefill_tokens = 0\nmax_batch = 1\nkv_capacity_tokens = 1000\nstep_time = { model = \"linear\", fixed_s = 1.0 }";
     run_trace(
         engine,
         "[[0.0, 1, 2], [0.0, 1, 1], [0.5, 1, 1], [0.5, 1, 1]]",
@@ -99,7 +100,7 @@ fn least_loaded_routing_breaks_ties_to_the_lowest_index() {
 #[test]
 fn an_arrival_at_an_iteration_boundary_joins_the_next_iteration() {
     // A (O=2) runs [0,1] and [1,2]; B arrives exactly at 1 and is admitted at 1.
-    let engine = "max_batch = 4\nkv_capacity_tokens = 1000\nstep_time = { model = \"linear\", fixed_s = 1.0 }";
+    let engine = "admission = \"reserve\"\nchunked_prefill_tokens = 0\nmax_batch = 4\nkv_capacity_tokens = 1000\nstep_time = { model = \"linear\", fixed_s = 1.0 }";
     run_trace(
         engine,
         "[[0.0, 1, 2], [1.0, 1, 1]]",
@@ -117,7 +118,7 @@ fn chunked_prefill_spreads_a_prompt_over_iterations() {
     // (P=3) is admitted in A's last chunk iteration with the 2 tokens left,
     // finishes its prompt next iteration. First token at the end of the
     // iteration that completes the prompt.
-    let engine = "max_batch = 8\nkv_capacity_tokens = 1000\nchunked_prefill_tokens = 4\nstep_time = { model = \"linear\", fixed_s = 1.0 }";
+    let engine = "admission = \"reserve\"\nmax_batch = 8\nkv_capacity_tokens = 1000\nchunked_prefill_tokens = 4\nstep_time = { model = \"linear\", fixed_s = 1.0 }";
     run_trace(
         engine,
         "[[0.0, 10, 2], [0.0, 3, 1]]",
@@ -139,7 +140,7 @@ fn paged_admission_preempts_the_newest_and_recomputes() {
     // it4 [3.6,4.6]: B needs ceil(5/2)=3 blocks, only 1 free: waits. A ends (O=4).
     // it5 [4.6,6.1]: B readmitted, recomputes 3+2=5 tokens, makes its 3rd token.
     // it6 [6.1,7.1]: B's 4th token.
-    let engine = "max_batch = 8\nkv_capacity_tokens = 8\nadmission = \"paged\"\nkv_block_tokens = 2\nstep_time = { model = \"linear\", fixed_s = 1.0, prefill_per_token_s = 0.1 }";
+    let engine = "chunked_prefill_tokens = 0\nmax_batch = 8\nkv_capacity_tokens = 8\nadmission = \"paged\"\nkv_block_tokens = 2\nstep_time = { model = \"linear\", fixed_s = 1.0, prefill_per_token_s = 0.1 }";
     run_trace(
         engine,
         "[[0.0, 3, 4], [0.0, 3, 4]]",
@@ -153,8 +154,7 @@ fn paged_admission_preempts_the_newest_and_recomputes() {
 
 #[test]
 fn a_request_larger_than_the_kv_cache_is_dropped_on_arrival() {
-    let engine =
-        "max_batch = 8\nkv_capacity_tokens = 10\nstep_time = { model = \"linear\", fixed_s = 1.0 }";
+    let engine = "admission = \"reserve\"\nchunked_prefill_tokens = 0\nmax_batch = 8\nkv_capacity_tokens = 10\nstep_time = { model = \"linear\", fixed_s = 1.0 }";
     run_trace(
         engine,
         "[[0.0, 2, 2], [0.5, 8, 3]]",

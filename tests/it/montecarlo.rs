@@ -14,6 +14,8 @@ arrivals = { process = "poisson", rate = 3.0 }
 prompt_tokens = 200
 output_tokens = { dist = "lognormal", median = 50, sigma = 0.8 }
 [engine]
+admission = "reserve"
+chunked_prefill_tokens = 0
 max_batch = 32
 kv_capacity_tokens = 100000
 step_time = { model = "linear", fixed_s = 0.01, prefill_per_token_s = 2e-5, decode_per_seq_s = { uniform = [1e-4, 3e-4] } }

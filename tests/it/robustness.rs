@@ -190,7 +190,7 @@ fn scenario_files_are_empty() -> bool {
 fn durations_that_would_stall_a_history_are_refused() {
     // Found by the property test above: a provisioning delay of 1e300 s kept
     // the autoscaler ticking forever.
-    let base = "name = \"s\"\n[workload]\narrivals = { process = \"poisson\", rate = 1.0 }\n[engine]\nkv_capacity_tokens = 100000\nstep_time = { model = \"linear\", fixed_s = 0.01 }\n";
+    let base = "name = \"s\"\n[workload]\narrivals = { process = \"poisson\", rate = 1.0 }\n[engine]\nadmission = \"reserve\"\nchunked_prefill_tokens = 0\nkv_capacity_tokens = 100000\nstep_time = { model = \"linear\", fixed_s = 0.01 }\n";
     let cases = [
         (
             "[[strategy]]\npools = [ { kind = \"on_demand\", max_replicas = 2, price_per_gpu_hour = 1.0, provisioning = 1e300 } ]",

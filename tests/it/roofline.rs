@@ -10,12 +10,12 @@
 
 use super::common::*;
 
-/// Output tokens/s of the default roofline engine for `n` requests of
+/// Output tokens/s of the roofline engine (mfu 0.35, mbu 0.7, 1.5 ms) for `n` requests of
 /// ISL/OSL all queued at t = 0 (n = 1: single stream, 1 / TPOT).
 pub fn throughput(model: &str, precision: &str, tp: u32, n: usize, isl: u32, osl: u32) -> f64 {
     let rows: Vec<String> = (0..n).map(|_| format!("[0.0, {isl}, {osl}]")).collect();
     let text = format!(
-        "name = \"roof\"\nhorizon = 1\n[workload]\narrivals = {{ process = \"trace\", requests = [{}] }}\n[engine]\nmodel = \"{model}\"\ngpu = \"h100-sxm\"\nprecision = \"{precision}\"\ntensor_parallel = {tp}\nmax_batch = 2048\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 }} ]\n",
+        "name = \"roof\"\nhorizon = 1\n[workload]\narrivals = {{ process = \"trace\", requests = [{}] }}\n[engine]\nadmission = \"reserve\"\nchunked_prefill_tokens = 0\nmodel = \"{model}\"\ngpu = \"h100-sxm\"\nprecision = \"{precision}\"\ntensor_parallel = {tp}\nmax_batch = 2048\nstep_time = {{ model = \"roofline\", mfu = 0.35, mbu = 0.7, overhead_s = 0.0015 }}\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 }} ]\n",
         rows.join(", ")
     );
     let (_, batch, _) = run_toml(&text, 1);
