@@ -5,13 +5,17 @@ mod common;
 mod answers;
 
 mod cli;
+mod docs;
 mod engine;
 mod fleet;
 mod hand_traces;
 mod layering;
 mod montecarlo;
+mod options;
 mod queueing;
 mod report;
+mod resolve;
 mod robustness;
 mod roofline;
+mod snapshots;
 mod workloads;
