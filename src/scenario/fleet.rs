@@ -96,6 +96,18 @@ pub struct Startup {
     pub load_s: EventDuration,
 }
 
+/// The terms on-demand and spot pools share: rented per second (or per
+/// started hour) between a floor and a ceiling of replicas.
+#[derive(Debug, Clone)]
+pub struct Rental {
+    pub min_replicas: Param,
+    pub max_replicas: Param,
+    pub price_per_gpu_hour: Param,
+    pub startup: Startup,
+    pub min_billed_s: Param,
+    pub billing: Billing,
+}
+
 #[derive(Debug, Clone)]
 pub enum PoolKind {
     Reserved {
@@ -112,21 +124,9 @@ pub enum PoolKind {
         usd_per_kwh: Param,
         ops_per_gpu_hour: Param,
     },
-    OnDemand {
-        min_replicas: Param,
-        max_replicas: Param,
-        price_per_gpu_hour: Param,
-        startup: Startup,
-        min_billed_s: Param,
-        billing: Billing,
-    },
+    OnDemand(Rental),
     Spot {
-        min_replicas: Param,
-        max_replicas: Param,
-        price_per_gpu_hour: Param,
-        startup: Startup,
-        min_billed_s: Param,
-        billing: Billing,
+        rental: Rental,
         interruptions_per_hour: Param,
         notice_s: Param,
     },
@@ -145,7 +145,7 @@ impl PoolKind {
         match self {
             PoolKind::Reserved { .. } => "reserved",
             PoolKind::Owned { .. } => "owned",
-            PoolKind::OnDemand { .. } => "on_demand",
+            PoolKind::OnDemand(_) => "on_demand",
             PoolKind::Spot { .. } => "spot",
             PoolKind::Serverless { .. } => "serverless",
         }

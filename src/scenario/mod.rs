@@ -30,7 +30,8 @@ pub use allowed::Allowed;
 pub use engine::{Admission, Engine, EngineFigures, Precision, RouterKind, StepTime, peak_flops};
 pub use error::ScenarioError;
 pub use fleet::{
-    Api, Autoscale, Billing, EventDuration, Overflow, Pool, PoolKind, Slo, Startup, Strategy,
+    Api, Autoscale, Billing, EventDuration, Overflow, Pool, PoolKind, Rental, Slo, Startup,
+    Strategy,
 };
 pub use presets::{GpuSpec, ModelSpec};
 pub use resolve::{FileLoader, parse, parse_with_choices};

@@ -3,7 +3,40 @@
 
 use super::*;
 
+/// The fields on-demand and spot pools share, as written.
+pub(super) struct RawRental<'a> {
+    min_replicas: Option<&'a RawNum>,
+    max_replicas: &'a RawNum,
+    price_per_gpu_hour: &'a RawNum,
+    provisioning: Option<&'a RawDur>,
+    load_time: Option<&'a RawDur>,
+    min_billed: Option<&'a RawDur>,
+    billing: Option<&'a str>,
+}
+
 impl Resolver<'_, '_, '_> {
+    /// The rental terms of an on-demand or spot pool.
+    pub(super) fn rental(&mut self, f: &str, raw: RawRental, engine: &Engine) -> R<Rental> {
+        let (min_replicas, max_replicas) = self.min_max(f, raw.min_replicas, raw.max_replicas)?;
+        Ok(Rental {
+            min_replicas,
+            max_replicas,
+            price_per_gpu_hour: self.num(
+                &format!("{f}.price_per_gpu_hour"),
+                raw.price_per_gpu_hour,
+                Allowed::NON_NEGATIVE,
+            )?,
+            startup: self.startup(f, raw.provisioning, raw.load_time, engine)?,
+            min_billed_s: self.dur_or(
+                &format!("{f}.min_billed"),
+                raw.min_billed,
+                defaults::MIN_BILLED_S,
+                Allowed::NON_NEGATIVE,
+            )?,
+            billing: self.billing(f, raw.billing)?,
+        })
+    }
+
     pub(super) fn min_max(
         &mut self,
         f: &str,
@@ -188,35 +221,22 @@ impl Resolver<'_, '_, '_> {
                 min_billed,
                 billing,
                 ..
-            } => {
-                let (min_replicas, max_replicas) =
-                    self.min_max(f, min_replicas.as_ref(), &max_replicas)?;
-                (
-                    name,
-                    PoolKind::OnDemand {
-                        min_replicas,
-                        max_replicas,
-                        price_per_gpu_hour: self.num(
-                            &format!("{f}.price_per_gpu_hour"),
-                            &price_per_gpu_hour,
-                            nn,
-                        )?,
-                        startup: self.startup(
-                            f,
-                            provisioning.as_ref(),
-                            load_time.as_ref(),
-                            engine,
-                        )?,
-                        min_billed_s: self.dur_or(
-                            &format!("{f}.min_billed"),
-                            min_billed.as_ref(),
-                            defaults::MIN_BILLED_S,
-                            nn,
-                        )?,
-                        billing: self.billing(f, billing.as_deref())?,
+            } => (
+                name,
+                PoolKind::OnDemand(self.rental(
+                    f,
+                    RawRental {
+                        min_replicas: min_replicas.as_ref(),
+                        max_replicas: &max_replicas,
+                        price_per_gpu_hour: &price_per_gpu_hour,
+                        provisioning: provisioning.as_ref(),
+                        load_time: load_time.as_ref(),
+                        min_billed: min_billed.as_ref(),
+                        billing: billing.as_deref(),
                     },
-                )
-            }
+                    engine,
+                )?),
+            ),
             RawPool::Spot {
                 name,
                 min_replicas,
@@ -229,46 +249,35 @@ impl Resolver<'_, '_, '_> {
                 interruptions_per_hour,
                 notice,
                 ..
-            } => {
-                let (min_replicas, max_replicas) =
-                    self.min_max(f, min_replicas.as_ref(), &max_replicas)?;
-                (
-                    name,
-                    PoolKind::Spot {
-                        min_replicas,
-                        max_replicas,
-                        price_per_gpu_hour: self.num(
-                            &format!("{f}.price_per_gpu_hour"),
-                            &price_per_gpu_hour,
-                            nn,
-                        )?,
-                        startup: self.startup(
-                            f,
-                            provisioning.as_ref(),
-                            load_time.as_ref(),
-                            engine,
-                        )?,
-                        min_billed_s: self.dur_or(
-                            &format!("{f}.min_billed"),
-                            min_billed.as_ref(),
-                            defaults::MIN_BILLED_S,
-                            nn,
-                        )?,
-                        billing: self.billing(f, billing.as_deref())?,
-                        interruptions_per_hour: self.num(
-                            &format!("{f}.interruptions_per_hour"),
-                            &interruptions_per_hour,
-                            nn,
-                        )?,
-                        notice_s: self.dur_or(
-                            &format!("{f}.notice"),
-                            notice.as_ref(),
-                            defaults::SPOT_NOTICE_S,
-                            nn,
-                        )?,
-                    },
-                )
-            }
+            } => (
+                name,
+                PoolKind::Spot {
+                    rental: self.rental(
+                        f,
+                        RawRental {
+                            min_replicas: min_replicas.as_ref(),
+                            max_replicas: &max_replicas,
+                            price_per_gpu_hour: &price_per_gpu_hour,
+                            provisioning: provisioning.as_ref(),
+                            load_time: load_time.as_ref(),
+                            min_billed: min_billed.as_ref(),
+                            billing: billing.as_deref(),
+                        },
+                        engine,
+                    )?,
+                    interruptions_per_hour: self.num(
+                        &format!("{f}.interruptions_per_hour"),
+                        &interruptions_per_hour,
+                        nn,
+                    )?,
+                    notice_s: self.dur_or(
+                        &format!("{f}.notice"),
+                        notice.as_ref(),
+                        defaults::SPOT_NOTICE_S,
+                        nn,
+                    )?,
+                },
+            ),
             RawPool::Serverless {
                 name,
                 min_replicas,
