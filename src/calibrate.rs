@@ -117,6 +117,7 @@ pub fn simulate(engine: &Engine, e: Efficiencies, m: &Measurement) -> f64 {
         kv_capacity_tokens: figures.kv_capacity_tokens,
         paged_block_tokens: None,
         chunk_tokens: None,
+        vllm: None,
     });
     let mut table = RequestTable::default();
     let mut id = 0u64;
@@ -126,6 +127,7 @@ pub fn simulate(engine: &Engine, e: Efficiencies, m: &Measurement) -> f64 {
             arrival_s: t,
             prompt_tokens: m.isl,
             output_tokens: o,
+            prefix: Default::default(),
         });
         id += 1;
         replica.enqueue(slot);

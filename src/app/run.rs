@@ -211,7 +211,11 @@ pub(super) fn write_requests(
     let tmp = dir.join(format!(".requests.tmp-{}", std::process::id()));
     let file =
         fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut csv = RequestCsv::new(BufWriter::new(file));
+    let front_end = scenario.strategies[strategy]
+        .pools
+        .iter()
+        .any(|p| p.engine.admission == Admission::Vllm);
+    let mut csv = RequestCsv::new(BufWriter::new(file), front_end);
     let draws = montecarlo::draws_for(scenario, seed, 0);
     simulate(
         scenario,

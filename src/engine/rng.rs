@@ -36,6 +36,8 @@ pub enum Stream {
     Interruptions = 8,
     /// Latency of requests served by the API.
     ApiLatency = 9,
+    /// Which shared-prefix group a request belongs to.
+    PrefixGroups = 10,
 }
 
 /// SplitMix64 finalizer: a bijective mixer with good avalanche.

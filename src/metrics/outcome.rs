@@ -46,6 +46,9 @@ pub struct RequestRecord {
     pub end: RequestEnd,
     /// Times it lost its KV (preemption, interruption) and was recomputed.
     pub restarts: u32,
+    /// Latency outside the engine (engine-faithful mode; 0 otherwise),
+    /// added to the TTFT and E2E the client sees.
+    pub front_end_s: Seconds,
 }
 
 /// One pool's share of a strategy's outcome.
@@ -234,8 +237,8 @@ impl OutcomeBuilder {
             RequestEnd::Completed => {
                 self.completed += 1;
                 self.queue_wait.record(rec.admit_s - rec.arrival_s);
-                let ttft = rec.first_token_s - rec.arrival_s;
-                let e2e = rec.done_s - rec.arrival_s;
+                let ttft = rec.first_token_s - rec.arrival_s + rec.front_end_s;
+                let e2e = rec.done_s - rec.arrival_s + rec.front_end_s;
                 self.e2e.record(e2e);
                 let tpot = (o > 1).then(|| (e2e - ttft) / (o - 1) as f64);
                 (ttft, tpot)

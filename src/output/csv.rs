@@ -61,9 +61,12 @@ pub fn replications_csv(meta: &RunMeta, reps: &[Replication]) -> Vec<u8> {
 pub const REQUESTS_HEADER: &str =
     "id,replica,arrival_s,prompt_tokens,output_tokens,admit_s,first_token_s,done_s";
 
+/// The extra column of the engine-faithful mode: latency outside the engine.
+pub const FRONT_END_COLUMN: &str = "front_end_s";
+
 /// One per-request row; empty fields for what did not happen.
-pub fn request_row(r: &RequestRecord) -> String {
-    format!(
+pub fn request_row(r: &RequestRecord, front_end: bool) -> String {
+    let mut row = format!(
         "{},{},{},{},{},{},{},{}",
         r.id,
         r.replica.map_or(String::new(), |x| x.to_string()),
@@ -73,7 +76,12 @@ pub fn request_row(r: &RequestRecord) -> String {
         num(r.admit_s),
         num(r.first_token_s),
         num(r.done_s)
-    )
+    );
+    if front_end {
+        row.push(',');
+        row.push_str(&num(r.front_end_s));
+    }
+    row
 }
 
 /// Streams per-request rows to any writer (the CLI gives it a temp file),
@@ -85,16 +93,23 @@ pub struct RequestCsv<W: Write> {
     pub error: Option<std::io::Error>,
     next_id: u64,
     pending: std::collections::BinaryHeap<std::cmp::Reverse<(u64, String)>>,
+    front_end: bool,
 }
 
 impl<W: Write> RequestCsv<W> {
-    pub fn new(mut out: W) -> Self {
-        let error = writeln!(out, "{REQUESTS_HEADER}").err();
+    /// `front_end`: add the engine-faithful mode's `front_end_s` column.
+    pub fn new(mut out: W, front_end: bool) -> Self {
+        let error = if front_end {
+            writeln!(out, "{REQUESTS_HEADER},{FRONT_END_COLUMN}").err()
+        } else {
+            writeln!(out, "{REQUESTS_HEADER}").err()
+        };
         RequestCsv {
             out,
             error,
             next_id: 0,
             pending: std::collections::BinaryHeap::new(),
+            front_end,
         }
     }
 
@@ -115,7 +130,8 @@ impl<W: Write> RequestCsv<W> {
 
 impl<W: Write> crate::simulation::Observer for RequestCsv<W> {
     fn on_request(&mut self, r: &RequestRecord) {
-        self.pending.push(std::cmp::Reverse((r.id, request_row(r))));
+        self.pending
+            .push(std::cmp::Reverse((r.id, request_row(r, self.front_end))));
         while self.pending.peek().is_some_and(|p| p.0.0 == self.next_id) {
             let std::cmp::Reverse((_, line)) = self.pending.pop().expect("peeked");
             self.write(&line);

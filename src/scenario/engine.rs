@@ -60,10 +60,23 @@ impl Precision {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
-    /// Reserve the whole sequence's KV (P + O) at admission; no preemption.
+    /// Reference: reserve the whole sequence's KV (P + O) at admission; no preemption.
     Reserve,
-    /// vLLM-like paged KV, preemption by recompute.
+    /// Reference: vLLM-like paged KV, preemption by recompute.
     Paged,
+    /// Engine-faithful (vLLM V1): token budget per step, chunked prefill,
+    /// paged KV with recompute, prefix caching. The default.
+    Vllm,
+}
+
+impl Admission {
+    pub fn name(self) -> &'static str {
+        match self {
+            Admission::Reserve => "reserve",
+            Admission::Paged => "paged",
+            Admission::Vllm => "vllm",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,8 +133,15 @@ pub struct Engine {
     pub kv_capacity_tokens: Option<Param>,
     pub admission: Admission,
     pub kv_block_tokens: Param,
-    /// 0 = off.
+    /// Reference modes: 0 = off.
     pub chunked_prefill_tokens: Param,
+    /// Engine-faithful mode: the token budget of one step.
+    pub max_num_batched_tokens: Param,
+    /// Engine-faithful mode: automatic prefix caching.
+    pub prefix_caching: bool,
+    /// Engine-faithful mode: latency outside the engine's steps (HTTP,
+    /// tokenization, detokenization, streaming), added to TTFT and E2E.
+    pub front_end_latency_s: Param,
     pub router: RouterKind,
     pub step_time: StepTime,
 }

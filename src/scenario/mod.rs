@@ -37,7 +37,9 @@ pub use presets::{GpuSpec, ModelSpec};
 pub use resolve::{FileLoader, parse, parse_with_choices};
 pub use trace::{EmpiricalLengths, TraceData};
 pub use uncertain::{Dist, Draws, Param, Uncertainties};
-pub use workload::{Arrivals, DiurnalProfile, LengthDist, RenewalFamily, Workload};
+pub use workload::{
+    Arrivals, DiurnalProfile, LengthDist, RenewalFamily, SharedPrefix, Spacing, Workload,
+};
 
 use crate::units::Seconds;
 

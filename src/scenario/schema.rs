@@ -36,6 +36,25 @@ pub struct RawWorkload {
     pub arrivals: Option<RawArrivals>,
     pub prompt_tokens: Option<RawLength>,
     pub output_tokens: Option<RawLength>,
+    /// System prompts shared within groups of requests.
+    pub shared_prefix: Option<RawSharedPrefix>,
+}
+
+/// Each request belongs to one of `groups` groups, uniformly at random;
+/// the first `tokens` of its prompt are the group's shared system prompt.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSharedPrefix {
+    pub groups: RawNum,
+    pub tokens: RawNum,
+}
+
+/// One stage of a staged load: a rate held for a duration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub rate: RawNum,
+    pub duration: RawDur,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +75,12 @@ pub enum RawArrivals {
         peak_hour: Option<RawNum>,
         /// Clock hour at simulated time 0 (default 0).
         start_hour: Option<RawNum>,
+    },
+    /// Stages run back to back, each a rate held for a duration, with
+    /// evenly spaced (default) or Poisson arrivals: a load generator's sweep.
+    Stages {
+        stages: Vec<RawStage>,
+        spacing: Option<String>,
     },
     /// i.i.d. gaps with a given rate and coefficient of variation.
     Renewal {
@@ -129,6 +154,12 @@ pub struct RawEngine {
     pub admission: Option<String>,
     pub kv_block_tokens: Option<RawNum>,
     pub chunked_prefill_tokens: Option<RawNum>,
+    /// `admission = "vllm"`: token budget per step.
+    pub max_num_batched_tokens: Option<RawNum>,
+    /// `admission = "vllm"`: automatic prefix caching (default true).
+    pub prefix_caching: Option<bool>,
+    /// `admission = "vllm"`: per-request latency outside the engine.
+    pub front_end_latency: Option<RawDur>,
     pub router: Option<String>,
     pub step_time: Option<RawStepTime>,
 }

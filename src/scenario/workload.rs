@@ -13,6 +13,23 @@ pub struct Workload {
     /// `None` when a trace supplies the lengths.
     pub prompt_tokens: Option<LengthDist>,
     pub output_tokens: Option<LengthDist>,
+    pub shared_prefix: Option<SharedPrefix>,
+}
+
+/// System prompts shared within groups: each request joins one of `groups`
+/// uniformly at random, and the first `tokens` of its prompt are its group's.
+#[derive(Debug, Clone, Copy)]
+pub struct SharedPrefix {
+    pub groups: Param,
+    pub tokens: Param,
+}
+
+/// How arrivals are placed within a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spacing {
+    /// Evenly, 1/rate apart (a constant-rate load generator).
+    Constant,
+    Poisson,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +49,11 @@ pub enum Arrivals {
         rate: Param,
         cv: Param,
         family: RenewalFamily,
+    },
+    /// (rate, duration) stages back to back.
+    Stages {
+        stages: Vec<(Param, Param)>,
+        spacing: Spacing,
     },
     Trace {
         trace: Arc<TraceData>,

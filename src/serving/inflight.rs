@@ -6,7 +6,7 @@
 use std::ops::{Index, IndexMut};
 
 use crate::units::Seconds;
-use crate::workload::Request;
+use crate::workload::{Prefix, Request};
 
 /// Index of a request in the [`RequestTable`].
 pub type Slot = u32;
@@ -55,6 +55,14 @@ pub struct InFlight {
     /// Bumped whenever the request leaves a batch, invalidating stale
     /// completion entries.
     pub(crate) epoch: u32,
+    /// What the prompt shares with other requests (prefix caching).
+    pub prefix: Prefix,
+    /// Engine-faithful mode: KV blocks held, in token order.
+    pub(crate) blocks: Vec<u32>,
+    /// Engine-faithful mode: how many of `blocks` are registered in the prefix cache.
+    pub(crate) registered: u32,
+    /// Engine-faithful mode: admission order on its replica (renewed on readmission).
+    pub(crate) order: u64,
 }
 
 impl InFlight {
@@ -77,6 +85,10 @@ impl InFlight {
             prev: NIL,
             next: NIL,
             epoch: 0,
+            prefix: r.prefix,
+            blocks: Vec::new(),
+            registered: 0,
+            order: 0,
         }
     }
 
@@ -101,8 +113,15 @@ pub struct RequestTable {
 impl RequestTable {
     pub fn insert(&mut self, r: &Request) -> Slot {
         self.live += 1;
-        let entry = InFlight::new(r);
+        let mut entry = InFlight::new(r);
         if let Some(s) = self.free.pop() {
+            // Keep the block list's allocation, and move the epoch on, so
+            // that timers set for the slot's previous request never match.
+            let old = &mut self.slots[s as usize];
+            let mut blocks = std::mem::take(&mut old.blocks);
+            blocks.clear();
+            entry.blocks = blocks;
+            entry.epoch = old.epoch.wrapping_add(1);
             self.slots[s as usize] = entry;
             s
         } else {

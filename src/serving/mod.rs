@@ -5,10 +5,14 @@
 
 pub mod inflight;
 pub mod replica;
+pub mod replica_engine;
 pub mod router;
 pub mod step_time;
+pub mod vllm;
 
 pub use inflight::{InFlight, Phase, RequestTable, Slot};
 pub use replica::{Replica, ReplicaConfig, ReplicaStats};
+pub use replica_engine::ReplicaEngine;
 pub use router::Router;
 pub use step_time::{IterationLoad, StepModel};
+pub use vllm::{HashPool, VllmLimits};

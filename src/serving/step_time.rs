@@ -17,6 +17,8 @@ pub struct IterationLoad {
     /// Attention (query, key) pairs of the prefill chunks:
     /// Σ chunk × (earlier context) + chunk × (chunk + 1) / 2.
     pub prefill_attention_pairs: f64,
+    /// Sequences with a prefill chunk in this iteration.
+    pub prefill_seqs: u64,
     /// Sequences producing a decode token (admitted in an earlier iteration).
     pub decode_seqs: u64,
     /// Σ context over the decode sequences.

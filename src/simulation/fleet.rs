@@ -45,7 +45,11 @@ impl<O: Observer> Sim<'_, O> {
 
     /// Requests a new replica of pool `p`; `initial` ones are ready at t = 0.
     pub(super) fn add_replica(&mut self, p: usize, initial: bool) -> usize {
-        let engine = Replica::new(self.engines.configs[p]);
+        let engine = ReplicaEngine::new(
+            self.engines.configs[p],
+            &self.engines.hashes,
+            self.options.stepwise_vllm,
+        );
         let r = match self.free_replicas.pop() {
             Some(r) => {
                 let old = &mut self.replicas[r as usize];
@@ -157,12 +161,13 @@ impl<O: Observer> Sim<'_, O> {
         rep.epoch = rep.epoch.wrapping_add(1);
         let pool = &mut self.pools[rep.pool];
         pool.bill_lifetime(rep.requested_s, rep.ready_s, self.now);
-        let s = rep.engine.stats;
+        let s = *rep.engine.stats();
         self.acct.busy_s += s.busy_s;
         self.acct.batch_seconds += s.batch_seconds;
         self.acct.preemptions += s.preemptions;
         self.acct.replica_output_tokens += s.output_tokens;
-        rep.engine.stats = Default::default();
+        self.acct.prefix_hit_tokens += s.prefix_hit_tokens;
+        self.acct.prefix_query_tokens += s.prefix_query_tokens;
         self.free_replicas.push(r as u32);
     }
 
@@ -262,7 +267,9 @@ impl<O: Observer> Sim<'_, O> {
         for r in &self.replicas {
             if let Some(s) = r
                 .engine
-                .waiting_slots()
+                .waiting_queue()
+                .iter()
+                .copied()
                 .find(|&s| !self.table[s].was_admitted())
             {
                 oldest = oldest.min(self.table[s].arrival_s);
@@ -312,7 +319,7 @@ impl<O: Observer> Sim<'_, O> {
                 .replicas
                 .iter()
                 .filter(|r| r.state != State::Released)
-                .map(|r| r.engine.stats.busy_s)
+                .map(|r| r.engine.stats().busy_s)
                 .sum::<f64>();
         let busy = busy_now - self.window.busy_s;
         let sample = TimeSample {

@@ -38,7 +38,9 @@ use crate::scenario::{
     Admission, Draws, EngineFigures, EventDuration, Overflow, RouterKind, Scenario,
 };
 use crate::serving::inflight::Phase;
-use crate::serving::{Replica, ReplicaConfig, RequestTable, Router, Slot, StepModel};
+use crate::serving::{
+    HashPool, ReplicaConfig, ReplicaEngine, RequestTable, Router, Slot, StepModel, VllmLimits,
+};
 use crate::units::{HOUR_S, MONTH_S, Seconds};
 use crate::workload::{Request, TrafficSource};
 
@@ -47,6 +49,9 @@ use crate::workload::{Request, TrafficSource};
 pub struct SimOptions {
     /// Finish iterations inline when nothing can intervene (same results).
     pub fast_forward: bool,
+    /// Step the engine-faithful scheduler by walking every running request
+    /// each step (its slow reference; same results).
+    pub stepwise_vllm: bool,
     /// Report a [`TimeSample`] to the observer every this many seconds.
     pub sample_interval_s: Option<Seconds>,
 }
@@ -55,6 +60,7 @@ impl Default for SimOptions {
     fn default() -> Self {
         SimOptions {
             fast_forward: true,
+            stepwise_vllm: false,
             sample_interval_s: None,
         }
     }

@@ -17,12 +17,14 @@ impl<O: Observer> Sim<'_, O> {
             }
             let p = rep.pool;
             if self.pools[p].is_fixed() {
-                let s = rep.engine.stats;
+                let s = *rep.engine.stats();
                 self.acct.fixed_busy[p].push(s.busy_s);
                 self.acct.busy_s += s.busy_s;
                 self.acct.batch_seconds += s.batch_seconds;
                 self.acct.preemptions += s.preemptions;
                 self.acct.replica_output_tokens += s.output_tokens;
+                self.acct.prefix_hit_tokens += s.prefix_hit_tokens;
+                self.acct.prefix_query_tokens += s.prefix_query_tokens;
             } else {
                 debug_assert!(self.replicas[r].engine.is_empty());
                 self.release(r);

@@ -65,7 +65,9 @@ impl<O: Observer> Sim<'_, O> {
             self.table[slot].output_tokens,
         );
         for (i, r) in self.replicas.iter().enumerate() {
-            if r.state == State::Ready && (self.engines.uniform || r.engine.config().fits(p, o)) {
+            if r.state == State::Ready
+                && (self.engines.uniform || self.engines.configs[r.pool].fits(p, o))
+            {
                 self.scratch.candidates.push((i, r.engine.load()));
             }
         }
@@ -158,6 +160,11 @@ impl<O: Observer> Sim<'_, O> {
             done_s: self.now,
             end,
             restarts: r.restarts,
+            front_end_s: if end == RequestEnd::Completed {
+                self.engines.front_end_s[self.replicas[r.replica as usize].pool]
+            } else {
+                0.0
+            },
         };
         let api = (end == RequestEnd::Overflowed)
             .then(|| (self.api.latency.sample(&mut self.rngs.api), self.api.tpot_s));

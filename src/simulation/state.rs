@@ -3,21 +3,39 @@
 
 use super::*;
 
-/// Batching limits, step-time model and GPUs per replica of an engine.
+/// Batching limits, step-time model, GPUs per replica and front-end
+/// latency of an engine.
 pub(super) fn replica_engine(
     engine: &crate::scenario::Engine,
     draws: &Draws,
-) -> (ReplicaConfig, StepModel, f64) {
+) -> (ReplicaConfig, StepModel, f64, Seconds) {
     let figures = EngineFigures::new(engine, draws);
     let chunk = engine.chunked_prefill_tokens.value(draws).round() as u32;
+    let block = engine.kv_block_tokens.value(draws).round().max(1.0) as u32;
+    let vllm = engine.admission == Admission::Vllm;
     let cfg = ReplicaConfig {
         max_batch: engine.max_batch.value(draws).round().max(1.0) as u32,
         kv_capacity_tokens: figures.kv_capacity_tokens,
-        paged_block_tokens: (engine.admission == Admission::Paged)
-            .then(|| engine.kv_block_tokens.value(draws).round().max(1.0) as u32),
-        chunk_tokens: (chunk > 0).then_some(chunk),
+        paged_block_tokens: (engine.admission == Admission::Paged).then_some(block),
+        chunk_tokens: (chunk > 0 && !vllm).then_some(chunk),
+        vllm: vllm.then(|| VllmLimits {
+            max_num_batched_tokens: engine.max_num_batched_tokens.value(draws).round().max(1.0)
+                as u32,
+            block_tokens: block,
+            prefix_caching: engine.prefix_caching,
+        }),
     };
-    (cfg, StepModel::new(engine, draws), figures.tensor_parallel)
+    let front_end_s = if vllm {
+        engine.front_end_latency_s.value(draws)
+    } else {
+        0.0
+    };
+    (
+        cfg,
+        StepModel::new(engine, draws),
+        figures.tensor_parallel,
+        front_end_s,
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +50,7 @@ pub(super) enum State {
 
 pub(super) struct ReplicaSlot {
     pub(super) pool: usize,
-    pub(super) engine: Replica,
+    pub(super) engine: ReplicaEngine,
     pub(super) state: State,
     /// Bumped at release; events of an earlier life are ignored.
     pub(super) epoch: u32,
@@ -83,6 +101,10 @@ pub(super) struct Sim<'a, O: Observer> {
 pub(super) struct PoolEngines {
     pub(super) steps: Vec<StepModel>,
     pub(super) configs: Vec<ReplicaConfig>,
+    /// Latency outside the engine, added to each served request's TTFT and E2E.
+    pub(super) front_end_s: Vec<Seconds>,
+    /// Prefix hashes of the trace's rows, for the prefix cache.
+    pub(super) hashes: HashPool,
     /// Every pool runs the same engine (routing need not check fit).
     pub(super) uniform: bool,
 }
@@ -137,6 +159,9 @@ pub(super) struct Accounting {
     pub(super) batch_seconds: f64,
     pub(super) preemptions: u64,
     pub(super) replica_output_tokens: u64,
+    /// Prompt tokens found in prefix caches, and prompt tokens admitted.
+    pub(super) prefix_hit_tokens: u64,
+    pub(super) prefix_query_tokens: u64,
     /// Per fixed pool: each replica's busy time (for power billing).
     pub(super) fixed_busy: Vec<Vec<Seconds>>,
 }
@@ -171,10 +196,12 @@ impl<'a, O: Observer> Sim<'a, O> {
         let mut pool_cfgs = Vec::with_capacity(st.pools.len());
         let mut steps = Vec::with_capacity(st.pools.len());
         let mut pools = Vec::with_capacity(st.pools.len());
+        let mut front_end_s = Vec::with_capacity(st.pools.len());
         for p in &st.pools {
-            let (cfg, step, gpus) = replica_engine(&p.engine, draws);
+            let (cfg, step, gpus, front_end) = replica_engine(&p.engine, draws);
             pool_cfgs.push(cfg);
             steps.push(step);
+            front_end_s.push(front_end);
             pools.push(PoolRuntime::new(p, gpus, draws));
         }
         let uniform_engines = pool_cfgs.windows(2).all(|w| w[0] == w[1]);
@@ -211,6 +238,8 @@ impl<'a, O: Observer> Sim<'a, O> {
             engines: PoolEngines {
                 steps,
                 configs: pool_cfgs,
+                front_end_s,
+                hashes: HashPool::default(),
                 uniform: uniform_engines,
             },
             router: Router::new(
@@ -244,6 +273,8 @@ impl<'a, O: Observer> Sim<'a, O> {
                 batch_seconds: 0.0,
                 preemptions: 0,
                 replica_output_tokens: 0,
+                prefix_hit_tokens: 0,
+                prefix_query_tokens: 0,
                 fixed_busy: vec![Vec::new(); n_pools],
             },
             window: SampleWindow::default(),

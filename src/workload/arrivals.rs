@@ -11,7 +11,7 @@ use statrs::function::gamma::ln_gamma;
 
 use crate::engine::rng::SimRng;
 use crate::scenario::trace::{TraceData, TraceRow};
-use crate::scenario::{Arrivals, DiurnalProfile, Draws, RenewalFamily};
+use crate::scenario::{Arrivals, DiurnalProfile, Draws, RenewalFamily, Spacing};
 use crate::units::{HOUR_S, Seconds};
 
 /// An arrival process made concrete for one replication.
@@ -42,6 +42,14 @@ pub enum ArrivalProcess {
         next: usize,
         /// Multiplies trace times: time_scale / (rate_scale × demand_scale).
         time_factor: f64,
+    },
+    Stages {
+        /// (start, end, rate) of each stage, back to back.
+        stages: Vec<(Seconds, Seconds, f64)>,
+        spacing: Spacing,
+        /// The stage of the next arrival, and how many it has had.
+        stage: usize,
+        count: u64,
     },
 }
 
@@ -159,6 +167,24 @@ impl ArrivalProcess {
                 };
                 ArrivalProcess::Renewal { gaps }
             }
+            Arrivals::Stages { stages, spacing } => {
+                let mut start = 0.0;
+                let stages = stages
+                    .iter()
+                    .map(|(rate, duration)| {
+                        let end = start + duration.value(draws);
+                        let s = (start, end, rate.value(draws) * demand_scale);
+                        start = end;
+                        s
+                    })
+                    .collect();
+                ArrivalProcess::Stages {
+                    stages,
+                    spacing: *spacing,
+                    stage: 0,
+                    count: 0,
+                }
+            }
             Arrivals::Trace {
                 trace,
                 time_scale,
@@ -262,6 +288,29 @@ impl ArrivalProcess {
                 };
                 last + gap
             }
+            ArrivalProcess::Stages {
+                stages,
+                spacing,
+                stage,
+                count,
+            } => loop {
+                let &(start, end, rate) = stages.get(*stage)?;
+                let cand = if rate <= 0.0 {
+                    f64::INFINITY
+                } else {
+                    match spacing {
+                        // The k-th arrival of a stage at start + k / rate.
+                        Spacing::Constant => start + *count as f64 / rate,
+                        Spacing::Poisson => last.max(start) + exp_gap(rate, rng),
+                    }
+                };
+                if cand < end {
+                    *count += 1;
+                    break cand;
+                }
+                *stage += 1;
+                *count = 0;
+            },
             ArrivalProcess::Trace {
                 trace,
                 next,

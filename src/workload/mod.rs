@@ -12,6 +12,8 @@ pub mod lengths;
 pub use arrivals::ArrivalProcess;
 pub use lengths::LengthSampler;
 
+use rand::RngExt;
+
 use crate::engine::rng::{SimRng, Stream, stream};
 use crate::scenario::{Draws, Scenario};
 use crate::units::Seconds;
@@ -24,7 +26,27 @@ pub struct Request {
     pub arrival_s: Seconds,
     pub prompt_tokens: u32,
     pub output_tokens: u32,
+    /// What its prompt shares with other requests (for a prefix cache).
+    pub prefix: Prefix,
 }
+
+/// What a request's prompt shares with others. A prefix cache keys each
+/// full KV block by it; blocks past the shared part belong to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Prefix {
+    #[default]
+    None,
+    /// The first `tokens` of the prompt are the same for every request with
+    /// this `key`: a group's system prompt, or a conversation's earlier turns.
+    Shared { key: u64, tokens: u32 },
+    /// Prefix-block hashes of a trace row (Mooncake `hash_ids`): `len`
+    /// hashes from `start` in the trace's hash pool, each naming a block of
+    /// the trace's block size; equal hashes mean equal prefixes.
+    Hashes { start: u32, len: u32 },
+}
+
+/// Namespace of shared-prefix group keys.
+const GROUP_KEYS: u64 = 0x5EED_0000_0000_0000;
 
 /// The requests of one replication, in arrival order.
 pub struct TrafficSource {
@@ -34,6 +56,9 @@ pub struct TrafficSource {
     arrivals_rng: SimRng,
     prompt_rng: SimRng,
     output_rng: SimRng,
+    /// Shared-prefix groups: (number of groups, shared tokens) and their stream.
+    groups: Option<(u64, u32)>,
+    groups_rng: SimRng,
     next_id: u64,
     last_s: Seconds,
     horizon_s: Seconds,
@@ -64,6 +89,13 @@ impl TrafficSource {
             arrivals_rng,
             prompt_rng: stream(seed, replication, Stream::PromptTokens),
             output_rng: stream(seed, replication, Stream::OutputTokens),
+            groups: scenario.workload.shared_prefix.map(|s| {
+                (
+                    s.groups.value(draws).round().max(1.0) as u64,
+                    s.tokens.value(draws).round().max(0.0) as u32,
+                )
+            }),
+            groups_rng: stream(seed, replication, Stream::PrefixGroups),
             next_id: 0,
             last_s: 0.0,
             horizon_s: scenario.horizon_s,
@@ -87,6 +119,16 @@ impl TrafficSource {
             (None, Some(r)) => r.output_tokens.max(1),
             (None, None) => unreachable!("resolve gives lengths when the trace has none"),
         };
+        let prefix = match self.groups {
+            Some((n, tokens)) => {
+                let g = self.groups_rng.random_range(0..n);
+                Prefix::Shared {
+                    key: GROUP_KEYS ^ g,
+                    tokens: tokens.min(prompt_tokens),
+                }
+            }
+            None => Prefix::None,
+        };
         let id = self.next_id;
         self.next_id += 1;
         Some(Request {
@@ -94,6 +136,7 @@ impl TrafficSource {
             arrival_s: t,
             prompt_tokens,
             output_tokens,
+            prefix,
         })
     }
 }

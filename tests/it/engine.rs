@@ -244,3 +244,81 @@ fn strategies_of_a_replication_see_the_same_traffic() {
     assert!(arrivals(0).len() > 200);
     assert_eq!(arrivals(0), arrivals(1));
 }
+
+/// A small engine-faithful (vLLM) scenario: tight KV and token budgets so
+/// preemption, chunking and cache eviction all happen.
+#[derive(Debug, Clone)]
+struct SmallVllm {
+    base: Small,
+    budget: u32,
+    groups: u32,
+    prefix_tokens: u32,
+    caching: bool,
+}
+
+fn small_vllm() -> impl Strategy<Value = SmallVllm> {
+    (small(), 1u32..300, 0u32..4, 0u32..200, any::<bool>()).prop_map(
+        |(base, budget, groups, prefix_tokens, caching)| SmallVllm {
+            base,
+            budget,
+            groups,
+            prefix_tokens,
+            caching,
+        },
+    )
+}
+
+fn toml_vllm(c: &SmallVllm) -> String {
+    let b = &c.base;
+    let reference = toml(b);
+    // Swap the engine section for the engine-faithful one.
+    let start = reference.find("[engine]").unwrap();
+    let end = reference.find("[[strategy]]").unwrap();
+    let prefix = if c.groups > 0 {
+        format!(
+            "shared_prefix = {{ groups = {}, tokens = {} }}\n",
+            c.groups, c.prefix_tokens
+        )
+    } else {
+        String::new()
+    };
+    let engine = format!(
+        "{prefix}[engine]\nadmission = \"vllm\"\nmax_batch = {}\nkv_capacity_tokens = {}\nkv_block_tokens = {}\nmax_num_batched_tokens = {}\nprefix_caching = {}\nfront_end_latency = 0.004\nrouter = \"{}\"\nstep_time = {{ model = \"linear\", fixed_s = 0.003, prefill_per_token_s = 1e-5, decode_per_seq_s = 2e-4, kv_per_token_s = 1e-7 }}\n",
+        b.max_batch, b.kv, b.block, c.budget, c.caching, b.router
+    );
+    format!("{}{engine}{}", &reference[..start], &reference[end..])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_faithful_mode_keeps_every_invariant(c in small_vllm()) {
+        let s = scenario(&toml_vllm(&c));
+        let seed = c.base.seed;
+        let draws = fleetsim::montecarlo::draws_for(&s, seed, 0);
+        let mut check = Checker::default();
+        let out = simulate(&s, 0, &draws, seed, 0, &SimOptions::default(), &mut check);
+        prop_assert!(check.violations.is_empty(), "{:?}", &check.violations[..check.violations.len().min(3)]);
+        let arrived = out.by_name("requests_arrived").unwrap() as usize;
+        let mut ids: Vec<u64> = check.records.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        prop_assert_eq!(ids, (0..arrived as u64).collect::<Vec<_>>());
+        let ended = out.by_name("requests_completed").unwrap() + out.by_name("requests_overflowed").unwrap() + out.by_name("requests_dropped").unwrap();
+        prop_assert_eq!(ended as usize, arrived);
+    }
+
+    #[test]
+    fn engine_faithful_fast_scheduler_equals_its_stepwise_reference(c in small_vllm()) {
+        // The scheduler that touches only the requests needing work must give
+        // exactly what walking every running request each step gives, with
+        // and without fast-forward.
+        let s = scenario(&toml_vllm(&c));
+        let fast = SimOptions::default();
+        let slow = SimOptions { stepwise_vllm: true, fast_forward: false, ..SimOptions::default() };
+        let (a, ra) = records(&s, 0, &fast);
+        let (b, rb) = records(&s, 0, &slow);
+        prop_assert_eq!(format!("{ra:?}"), format!("{rb:?}"));
+        prop_assert_eq!(format!("{:?}", a.values), format!("{:?}", b.values));
+    }
+}

@@ -150,6 +150,7 @@ fn light(s: &fleetsim::scenario::Scenario) -> bool {
                 },
             ..
         } => v(mean_rate) * v(peak_to_mean),
+        Arrivals::Stages { stages, .. } => stages.iter().map(|(r, _)| v(r)).fold(0.0, f64::max),
         Arrivals::Trace { .. } => 0.0,
     } * v(&s.demand_scale);
     let max_len = |d: &Option<LengthDist>| match d {

@@ -103,8 +103,23 @@ pub fn gpu(key: &str) -> Option<GpuSpec> {
     GPUS.iter().find(|g| g.key == key).map(gpu_spec)
 }
 
-/// The model preset named `key`.
+/// Other names people use for a model preset, and the preset they mean.
+pub const MODEL_ALIASES: &[(&str, &str)] = &[
+    ("llama-3.3-70b", "llama-3.1-70b"),
+    ("llama-3-70b", "llama-3.1-70b"),
+    ("llama-3.1-8b-instruct", "llama-3.1-8b"),
+    ("codellama-34b-instruct", "codellama-34b"),
+    ("qwen2.5-7b-instruct", "qwen2.5-7b"),
+    ("mistral-nemo-instruct-2407", "mistral-nemo-12b"),
+    ("llama-4-scout-17b-16e", "llama-4-scout"),
+];
+
+/// The model preset named `key` (or one of its aliases).
 pub fn model(key: &str) -> Option<ModelSpec> {
+    let key = MODEL_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == key)
+        .map_or(key, |(_, k)| *k);
     MODELS.iter().find(|m| m.key == key).map(model_spec)
 }
 

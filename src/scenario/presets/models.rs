@@ -121,7 +121,7 @@ pub(super) const MODELS: &[Model] = &[
         experts_per_token: 2.0,
         // 32 layers × 8 experts × 3 × 4096 × 14336 (derived).
         expert_params_b: 45.1,
-        source: "Hugging Face config.json [hf-mixtral-8x7b], from memory (unverified); expert parameters derived from 32 x 8 x 3 x 4096 x 14336",
+        source: "Hugging Face config.json [hf-mixtral-8x7b] (Instruct sibling read); expert parameters derived from 32 x 8 x 3 x 4096 x 14336",
     },
     Model {
         key: "qwen3-235b-a22b",
@@ -155,5 +155,124 @@ pub(super) const MODELS: &[Model] = &[
         // 58 MoE layers × 256 experts × 3 × 7168 × 2048 (derived).
         expert_params_b: 653.9,
         source: "Hugging Face config.json [hf-deepseek-v3], from memory (unverified); MLA KV = 576 values x 61 layers; expert parameters derived from 58 x 256 x 3 x 7168 x 2048",
+    },
+    Model {
+        key: "llama-2-7b",
+        name: "Llama-2-7B",
+        params_b: 6.738,
+        active_params_b: 6.738,
+        layers: 32.0,
+        hidden: 4096.0,
+        // Multi-head attention: as many KV heads as query heads.
+        kv_heads: 32.0,
+        head_dim: 128.0,
+        source: "config.json copies [hf-llama-2-7b]; total matches the published safetensors count 6,738,415,616",
+        ..DENSE
+    },
+    Model {
+        key: "llama-2-70b",
+        name: "Llama-2-70B",
+        params_b: 68.98,
+        active_params_b: 68.98,
+        layers: 80.0,
+        hidden: 8192.0,
+        kv_heads: 8.0,
+        head_dim: 128.0,
+        source: "config.json mirror [hf-llama-2-70b]; parameters computed from the architecture",
+        ..DENSE
+    },
+    Model {
+        key: "codellama-34b",
+        name: "CodeLlama-34B",
+        params_b: 33.74,
+        active_params_b: 33.74,
+        layers: 48.0,
+        hidden: 8192.0,
+        kv_heads: 8.0,
+        head_dim: 128.0,
+        source: "config.json copies [hf-codellama-34b] (official file not read, unverified); parameters computed from the architecture",
+        ..DENSE
+    },
+    Model {
+        key: "qwen3-14b",
+        name: "Qwen3-14B",
+        params_b: 14.77,
+        active_params_b: 14.77,
+        layers: 40.0,
+        hidden: 5120.0,
+        kv_heads: 8.0,
+        head_dim: 128.0,
+        source: "config.json copies and model card [hf-qwen3-14b] (14.8B parameters)",
+        ..DENSE
+    },
+    Model {
+        key: "mistral-nemo-12b",
+        name: "Mistral-Nemo-12B",
+        params_b: 12.25,
+        active_params_b: 12.25,
+        layers: 40.0,
+        hidden: 5120.0,
+        kv_heads: 8.0,
+        head_dim: 128.0,
+        source: "base model config.json [hf-mistral-nemo-12b] (Instruct file not read, unverified); parameters computed",
+        ..DENSE
+    },
+    Model {
+        key: "qwen2.5-7b",
+        name: "Qwen2.5-7B",
+        params_b: 7.616,
+        active_params_b: 7.616,
+        layers: 28.0,
+        hidden: 3584.0,
+        kv_heads: 4.0,
+        head_dim: 128.0,
+        source: "config.json copies [hf-qwen2.5-7b]; total matches the published safetensors count 7,615,616,512",
+        ..DENSE
+    },
+    Model {
+        key: "yi-34b",
+        name: "Yi-34B",
+        params_b: 34.39,
+        active_params_b: 34.39,
+        layers: 60.0,
+        hidden: 7168.0,
+        kv_heads: 8.0,
+        head_dim: 128.0,
+        source: "official config.json [hf-yi-34b]; parameters computed from the architecture",
+        ..DENSE
+    },
+    Model {
+        key: "llama-4-scout",
+        name: "Llama-4-Scout-17B-16E",
+        // Text model 107.77B plus the 0.87B vision encoder that is loaded too.
+        params_b: 108.64,
+        active_params_b: 17.17,
+        layers: 48.0,
+        hidden: 5120.0,
+        kv_heads: 8.0,
+        head_dim: 128.0,
+        kv_values_per_layer: None,
+        // 16 routed experts in every layer, top-1, plus an always-on shared expert.
+        experts: 16.0,
+        experts_per_token: 1.0,
+        // 48 layers × 16 experts × 3 × 5120 × 8192 (derived).
+        expert_params_b: 96.64,
+        source: "config.json copies [hf-llama-4-scout] (official file not read, unverified); 17B active of ~109B per Meta",
+    },
+    Model {
+        key: "mixtral-8x22b",
+        name: "Mixtral-8x22B",
+        params_b: 140.62,
+        active_params_b: 39.15,
+        layers: 56.0,
+        hidden: 6144.0,
+        kv_heads: 8.0,
+        head_dim: 128.0,
+        kv_values_per_layer: None,
+        experts: 8.0,
+        experts_per_token: 2.0,
+        // 56 layers × 8 experts × 3 × 6144 × 16384 (derived).
+        expert_params_b: 135.29,
+        source: "config.json mirror [hf-mixtral-8x22b]; 39B active of 141B per Mistral AI",
     },
 ];

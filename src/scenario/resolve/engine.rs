@@ -18,6 +18,9 @@ impl Resolver<'_, '_, '_> {
             admission: None,
             kv_block_tokens: None,
             chunked_prefill_tokens: None,
+            max_num_batched_tokens: None,
+            prefix_caching: None,
+            front_end_latency: None,
             router: None,
             step_time: None,
         });
@@ -64,10 +67,61 @@ impl Resolver<'_, '_, '_> {
             defaults::GPU_MEMORY_UTILIZATION,
             Allowed::FRACTION,
         )?;
+        let admission = match raw.admission.as_deref() {
+            None | Some("vllm") => Admission::Vllm,
+            Some("reserve") => Admission::Reserve,
+            Some("paged") => Admission::Paged,
+            Some(a) => {
+                return Err(self.invalid(
+                    &format!("{F}.admission"),
+                    format!("\"{a}\""),
+                    "\"vllm\" (the default: scheduled as vLLM V1 schedules), \"reserve\" or \"paged\" (the reference semantics)",
+                    None,
+                ));
+            }
+        };
+        let vllm = admission == Admission::Vllm;
+        // Each mode's own keys are refused in the other, so a scenario never
+        // sets a knob that does nothing.
+        let only_reference = [(
+            "chunked_prefill_tokens",
+            raw.chunked_prefill_tokens.is_some(),
+        )];
+        let only_vllm = [
+            (
+                "max_num_batched_tokens",
+                raw.max_num_batched_tokens.is_some(),
+            ),
+            ("prefix_caching", raw.prefix_caching.is_some()),
+            ("front_end_latency", raw.front_end_latency.is_some()),
+        ];
+        for (key, given) in if vllm {
+            &only_reference[..]
+        } else {
+            &only_vllm[..]
+        } {
+            if *given {
+                return Err(self.invalid(
+                    &format!("{F}.{key}"),
+                    format!("given with admission = \"{}\"", admission.name()),
+                    if vllm {
+                        "no chunked_prefill_tokens with admission = \"vllm\" (it always chunks, within max_num_batched_tokens)"
+                    } else {
+                        "max_num_batched_tokens, prefix_caching and front_end_latency only with admission = \"vllm\""
+                    },
+                    None,
+                ));
+            }
+        }
+        let large_gpu = defaults::is_large_gpu(&gpu);
         let max_batch = self.num_or(
             &format!("{F}.max_batch"),
             raw.max_batch.as_ref(),
-            defaults::MAX_BATCH,
+            if vllm {
+                defaults::vllm_max_num_seqs(large_gpu)
+            } else {
+                defaults::MAX_BATCH
+            },
             Allowed::POSITIVE_COUNT,
         )?;
         let kv_cap_allowed = Allowed {
@@ -77,18 +131,6 @@ impl Resolver<'_, '_, '_> {
         let kv_capacity_tokens = match &raw.kv_capacity_tokens {
             Some(v) => Some(self.num(&format!("{F}.kv_capacity_tokens"), v, kv_cap_allowed)?),
             None => None,
-        };
-        let admission = match raw.admission.as_deref() {
-            None | Some("reserve") => Admission::Reserve,
-            Some("paged") => Admission::Paged,
-            Some(a) => {
-                return Err(self.invalid(
-                    &format!("{F}.admission"),
-                    format!("\"{a}\""),
-                    "\"reserve\" or \"paged\"",
-                    None,
-                ));
-            }
         };
         let kv_block_tokens = self.num_or(
             &format!("{F}.kv_block_tokens"),
@@ -104,6 +146,21 @@ impl Resolver<'_, '_, '_> {
             raw.chunked_prefill_tokens.as_ref(),
             0.0,
             Allowed::COUNT,
+        )?;
+        let max_num_batched_tokens = self.num_or(
+            &format!("{F}.max_num_batched_tokens"),
+            raw.max_num_batched_tokens.as_ref(),
+            defaults::vllm_max_num_batched_tokens(large_gpu),
+            Allowed {
+                max: 1e7,
+                ..Allowed::POSITIVE_COUNT
+            },
+        )?;
+        let front_end_latency_s = self.dur_or(
+            &format!("{F}.front_end_latency"),
+            raw.front_end_latency.as_ref(),
+            defaults::FRONT_END_LATENCY_S,
+            Allowed::between(0.0, 60.0),
         )?;
         let router = match raw.router.as_deref() {
             None => RouterKind::LeastLoaded,
@@ -213,6 +270,9 @@ impl Resolver<'_, '_, '_> {
             admission,
             kv_block_tokens,
             chunked_prefill_tokens: chunked,
+            max_num_batched_tokens,
+            prefix_caching: raw.prefix_caching.unwrap_or(true),
+            front_end_latency_s,
             router,
             step_time,
         };

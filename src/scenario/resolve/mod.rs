@@ -189,6 +189,12 @@ impl Resolver<'_, '_, '_> {
                     // Arrivals stop strictly before the horizon; keep the last row in.
                     (trace.span_s() * ts / (rs * ds) + 1e-9).min(defaults::MAX_HORIZON_S)
                 }
+                // A staged load plays all its stages.
+                Arrivals::Stages { stages, .. } => {
+                    let medians = self.uncertain.medians();
+                    let total: f64 = stages.iter().map(|(_, d)| d.value(&medians)).sum();
+                    total.clamp(1e-9, defaults::MAX_HORIZON_S)
+                }
                 _ => defaults::HORIZON_S,
             },
         };

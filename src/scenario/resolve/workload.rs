@@ -38,10 +38,29 @@ impl Resolver<'_, '_, '_> {
                 max: defaults::OUTPUT_MAX.into(),
             }),
         };
+        let shared_prefix = match raw.shared_prefix {
+            None => None,
+            Some(s) => Some(SharedPrefix {
+                groups: self.num(
+                    "workload.shared_prefix.groups",
+                    &s.groups,
+                    Allowed {
+                        max: 1e9,
+                        ..Allowed::POSITIVE_COUNT
+                    },
+                )?,
+                tokens: self.num(
+                    "workload.shared_prefix.tokens",
+                    &s.tokens,
+                    Allowed::between(0.0, u32::MAX as f64),
+                )?,
+            }),
+        };
         Ok(Workload {
             arrivals,
             prompt_tokens: prompt,
             output_tokens: output,
+            shared_prefix,
         })
     }
 
@@ -142,6 +161,43 @@ impl Resolver<'_, '_, '_> {
                     profile,
                     start_hour,
                 }
+            }
+            RawArrivals::Stages { stages, spacing } => {
+                if stages.is_empty() {
+                    return Err(self.invalid(
+                        &format!("{F}.stages"),
+                        "[]",
+                        "at least one stage, e.g. stages = [ { rate = 8.0, duration = \"10m\" } ]",
+                        None,
+                    ));
+                }
+                let spacing = match spacing.as_deref() {
+                    None | Some("constant") => Spacing::Constant,
+                    Some("poisson") => Spacing::Poisson,
+                    Some(s) => {
+                        return Err(self.invalid(
+                            &format!("{F}.spacing"),
+                            format!("\"{s}\""),
+                            "\"constant\" (evenly spaced, the default) or \"poisson\"",
+                            None,
+                        ));
+                    }
+                };
+                let stages = stages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        Ok((
+                            self.num(&format!("{F}.stages[{i}].rate"), &s.rate, Allowed::RATE)?,
+                            self.dur(
+                                &format!("{F}.stages[{i}].duration"),
+                                &s.duration,
+                                Allowed::between(0.0, defaults::MAX_HORIZON_S),
+                            )?,
+                        ))
+                    })
+                    .collect::<R<Vec<_>>>()?;
+                Arrivals::Stages { stages, spacing }
             }
             RawArrivals::Renewal { rate, cv, family } => {
                 let family = match family.as_deref() {

@@ -40,11 +40,22 @@ pub struct ReplicaConfig {
     pub paged_block_tokens: Option<u32>,
     /// `Some(n)`: at most n prompt tokens prefilled per iteration.
     pub chunk_tokens: Option<u32>,
+    /// `Some`: the engine-faithful scheduler (`admission = "vllm"`), with
+    /// `max_batch` as `max_num_seqs`; the two fields above are unused.
+    pub vllm: Option<super::vllm::VllmLimits>,
 }
 
 impl ReplicaConfig {
     /// Whether a request could ever be served here (else it is dropped on arrival).
     pub fn fits(&self, prompt_tokens: u32, output_tokens: u32) -> bool {
+        if let Some(limits) = &self.vllm {
+            return super::vllm::fits(
+                self.kv_capacity_tokens,
+                limits,
+                prompt_tokens,
+                output_tokens,
+            );
+        }
         let total = prompt_tokens as u64 + output_tokens as u64;
         total <= self.kv_capacity_tokens && total <= self.usable_kv_tokens() + self.block_slack()
     }
@@ -74,6 +85,10 @@ pub struct ReplicaStats {
     pub iterations: u64,
     pub preemptions: u64,
     pub output_tokens: u64,
+    /// Engine-faithful mode: prompt tokens found in the prefix cache at
+    /// admission, and prompt tokens admitted (recomputations included).
+    pub prefix_hit_tokens: u64,
+    pub prefix_query_tokens: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -143,8 +158,9 @@ impl Replica {
         self.waiting.len()
     }
 
-    pub fn waiting_slots(&self) -> impl Iterator<Item = Slot> + '_ {
-        self.waiting.iter().copied()
+    /// The waiting queue, head first.
+    pub fn waiting_queue(&self) -> &VecDeque<Slot> {
+        &self.waiting
     }
 
     /// An iteration is in progress.
