@@ -89,6 +89,7 @@ catalogue! {
         MeanInSystem => "mean_in_system", "requests", "time-average number of requests in the system, to the makespan";
         MeanSojourn => "mean_sojourn_s", "s", "mean time from arrival to departure over arrived requests";
         ApiBaselinePerMOutput => "api_baseline_per_m_output_tokens", "USD per 1M output tokens", "the API baseline per million output tokens";
+        PrefixCacheHitRate => "prefix_cache_hit_rate", "fraction", "prompt tokens found in the prefix cache over prompt tokens admitted";
     }
 }
 

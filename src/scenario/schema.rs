@@ -47,6 +47,8 @@ pub struct RawWorkload {
 pub struct RawSharedPrefix {
     pub groups: RawNum,
     pub tokens: RawNum,
+    /// "random" (default) or "round_robin".
+    pub assign: Option<String>,
 }
 
 /// One stage of a staged load: a rate held for a duration.

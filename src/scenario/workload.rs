@@ -22,6 +22,9 @@ pub struct Workload {
 pub struct SharedPrefix {
     pub groups: Param,
     pub tokens: Param,
+    /// Requests join the groups in turn (request i: group i mod groups),
+    /// as a load generator cycling through its users does.
+    pub round_robin: bool,
 }
 
 /// How arrivals are placed within a stage.

@@ -114,6 +114,13 @@ impl<O: Observer> Sim<'_, O> {
             Metric::ApiBaselinePerMOutput,
             nan_div(baseline * 1e6, b.arrived_output_tokens as f64),
         );
+        set(
+            Metric::PrefixCacheHitRate,
+            nan_div(
+                self.acct.prefix_hit_tokens as f64,
+                self.acct.prefix_query_tokens as f64,
+            ),
+        );
         let pools = self
             .pools
             .iter()

@@ -239,7 +239,13 @@ impl<'a, O: Observer> Sim<'a, O> {
                 steps,
                 configs: pool_cfgs,
                 front_end_s,
-                hashes: HashPool::default(),
+                hashes: match &scenario.workload.arrivals {
+                    crate::scenario::Arrivals::Trace { trace, .. } => HashPool {
+                        hashes: trace.hash_pool.clone(),
+                        block_tokens: trace.hash_block_tokens,
+                    },
+                    _ => HashPool::default(),
+                },
                 uniform: uniform_engines,
             },
             router: Router::new(

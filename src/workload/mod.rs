@@ -56,8 +56,9 @@ pub struct TrafficSource {
     arrivals_rng: SimRng,
     prompt_rng: SimRng,
     output_rng: SimRng,
-    /// Shared-prefix groups: (number of groups, shared tokens) and their stream.
-    groups: Option<(u64, u32)>,
+    /// Shared-prefix groups: (number of groups, shared tokens, assigned in
+    /// turn rather than at random) and their stream.
+    groups: Option<(u64, u32, bool)>,
     groups_rng: SimRng,
     next_id: u64,
     last_s: Seconds,
@@ -93,6 +94,7 @@ impl TrafficSource {
                 (
                     s.groups.value(draws).round().max(1.0) as u64,
                     s.tokens.value(draws).round().max(0.0) as u32,
+                    s.round_robin,
                 )
             }),
             groups_rng: stream(seed, replication, Stream::PrefixGroups),
@@ -119,15 +121,24 @@ impl TrafficSource {
             (None, Some(r)) => r.output_tokens.max(1),
             (None, None) => unreachable!("resolve gives lengths when the trace has none"),
         };
-        let prefix = match self.groups {
-            Some((n, tokens)) => {
-                let g = self.groups_rng.random_range(0..n);
+        let prefix = match (row, self.groups) {
+            // A trace's own prefix-block hashes come first.
+            (Some(r), _) if r.hashes.1 > 0 => Prefix::Hashes {
+                start: r.hashes.0,
+                len: r.hashes.1,
+            },
+            (_, Some((n, tokens, round_robin))) => {
+                let g = if round_robin {
+                    self.next_id % n
+                } else {
+                    self.groups_rng.random_range(0..n)
+                };
                 Prefix::Shared {
                     key: GROUP_KEYS ^ g,
                     tokens: tokens.min(prompt_tokens),
                 }
             }
-            None => Prefix::None,
+            _ => Prefix::None,
         };
         let id = self.next_id;
         self.next_id += 1;

@@ -7,6 +7,7 @@ mod answers;
 mod cli;
 mod docs;
 mod engine;
+mod engine_faithful;
 mod fleet;
 mod hand_traces;
 mod layering;

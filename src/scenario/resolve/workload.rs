@@ -54,6 +54,18 @@ impl Resolver<'_, '_, '_> {
                     &s.tokens,
                     Allowed::between(0.0, u32::MAX as f64),
                 )?,
+                round_robin: match s.assign.as_deref() {
+                    None | Some("random") => false,
+                    Some("round_robin") => true,
+                    Some(a) => {
+                        return Err(self.invalid(
+                            "workload.shared_prefix.assign",
+                            format!("\"{a}\""),
+                            "\"random\" (each request joins a group at random, the default) or \"round_robin\" (in turn)",
+                            None,
+                        ));
+                    }
+                },
             }),
         };
         Ok(Workload {

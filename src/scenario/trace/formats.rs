@@ -82,6 +82,7 @@ pub(super) fn parse_azure(text: &str) -> Result<Vec<TraceRow>, String> {
             t,
             prompt_tokens: parse_u32(field(&rec, pi), line, "ContextTokens")?,
             output_tokens: parse_u32(field(&rec, oi), line, "GeneratedTokens")?.max(1),
+            hashes: (0, 0),
         });
     }
     Ok(rows)
@@ -92,10 +93,15 @@ struct MooncakeRow {
     timestamp: f64,
     input_length: u32,
     output_length: u32,
+    /// Prefix-block hashes (blocks of 512 tokens; equal ids, equal prefixes).
+    #[serde(default)]
+    hash_ids: Vec<u64>,
 }
 
-pub(super) fn parse_mooncake(text: &str) -> Result<Vec<TraceRow>, String> {
+/// Rows, and the pool of prefix-block hashes they index.
+pub(super) fn parse_mooncake(text: &str) -> Result<(Vec<TraceRow>, Vec<u64>), String> {
     let mut rows = Vec::new();
+    let mut pool = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -105,13 +111,16 @@ pub(super) fn parse_mooncake(text: &str) -> Result<Vec<TraceRow>, String> {
         if !r.timestamp.is_finite() {
             return Err(format!("line {}: timestamp is not finite", i + 1));
         }
+        let start = pool.len() as u32;
+        pool.extend_from_slice(&r.hash_ids);
         rows.push(TraceRow {
             t: r.timestamp / 1000.0,
             prompt_tokens: r.input_length,
             output_tokens: r.output_length.max(1),
+            hashes: (start, r.hash_ids.len() as u32),
         });
     }
-    Ok(rows)
+    Ok((rows, pool))
 }
 
 pub(super) fn parse_burstgpt(text: &str) -> Result<(Vec<TraceRow>, usize), String> {
@@ -135,6 +144,7 @@ pub(super) fn parse_burstgpt(text: &str) -> Result<(Vec<TraceRow>, usize), Strin
             t: parse_secs(field(&rec, ti), line, "Timestamp")?,
             prompt_tokens: parse_u32(field(&rec, pi), line, "Request tokens")?,
             output_tokens: out,
+            hashes: (0, 0),
         });
     }
     Ok((rows, skipped))
@@ -171,6 +181,7 @@ pub(super) fn parse_plain_csv(text: &str) -> Result<(Vec<TraceRow>, bool, usize)
             t,
             prompt_tokens: p,
             output_tokens: o,
+            hashes: (0, 0),
         });
     }
     Ok((rows, pi.is_some(), 0))

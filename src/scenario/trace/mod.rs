@@ -31,6 +31,8 @@ pub struct TraceRow {
     pub t: f64,
     pub prompt_tokens: u32,
     pub output_tokens: u32,
+    /// (start, count) of its prefix-block hashes in [`TraceData::hash_pool`].
+    pub hashes: (u32, u32),
 }
 
 /// A whole trace, sorted by time, starting at 0.
@@ -42,6 +44,10 @@ pub struct TraceData {
     pub format: TraceFormat,
     /// Rows skipped as failed requests (BurstGPT).
     pub skipped_failures: usize,
+    /// Prefix-block hashes of the rows (Mooncake `hash_ids`), and the
+    /// tokens each names.
+    pub hash_pool: std::sync::Arc<[u64]>,
+    pub hash_block_tokens: u32,
 }
 
 impl TraceData {
@@ -107,9 +113,14 @@ fn detect(text: &str) -> TraceFormat {
 pub fn parse_trace(bytes: &[u8], format: Option<TraceFormat>) -> Result<TraceData, String> {
     let text = text_of(bytes)?;
     let format = format.unwrap_or_else(|| detect(&text));
+    let mut hash_pool = Vec::new();
     let (mut rows, has_tokens, skipped) = match format {
         TraceFormat::Azure => (parse_azure(&text)?, true, 0),
-        TraceFormat::Mooncake => (parse_mooncake(&text)?, true, 0),
+        TraceFormat::Mooncake => {
+            let (rows, pool) = parse_mooncake(&text)?;
+            hash_pool = pool;
+            (rows, true, 0)
+        }
         TraceFormat::BurstGpt => {
             let (rows, skipped) = parse_burstgpt(&text)?;
             (rows, true, skipped)
@@ -125,6 +136,13 @@ pub fn parse_trace(bytes: &[u8], format: Option<TraceFormat>) -> Result<TraceDat
         has_tokens,
         format,
         skipped_failures: skipped,
+        hash_pool: hash_pool.into(),
+        // Mooncake's hash_ids name blocks of 512 tokens.
+        hash_block_tokens: if format == TraceFormat::Mooncake {
+            512
+        } else {
+            0
+        },
     })
 }
 
@@ -162,6 +180,7 @@ pub fn inline_trace(rows: &[Vec<f64>]) -> Result<TraceData, String> {
             t: r[0],
             prompt_tokens: p,
             output_tokens: o,
+            hashes: (0, 0),
         });
     }
     if out.is_empty() {
@@ -174,6 +193,8 @@ pub fn inline_trace(rows: &[Vec<f64>]) -> Result<TraceData, String> {
         has_tokens: has_tokens.unwrap_or(false),
         format: TraceFormat::Csv,
         skipped_failures: 0,
+        hash_pool: Vec::new().into(),
+        hash_block_tokens: 0,
     })
 }
 

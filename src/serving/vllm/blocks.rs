@@ -57,35 +57,38 @@ pub struct BlockPool {
     same: Vec<u32>,
     head: u32,
     tail: u32,
-    /// Blocks with no reference (in the free queue).
+    /// Blocks with no reference: the free queue plus the blocks never used.
     free: u32,
+    /// All blocks; those from `touched` on were never used. They sit at the
+    /// head of the free queue in index order (as vLLM's initial queue), so
+    /// they are handed out first, and their per-block state only exists
+    /// once they are: memory follows what is used, not the capacity.
+    total: u32,
+    touched: u32,
     cached: KeyMap,
     caching: bool,
 }
 
 impl BlockPool {
     pub fn new(blocks: u32, caching: bool) -> Self {
-        let n = blocks as usize;
-        let mut pool = BlockPool {
-            refcount: vec![0; n],
-            key: vec![0; n],
-            prev: vec![NONE; n],
-            next: vec![NONE; n],
-            same: vec![NONE; n],
+        BlockPool {
+            refcount: Vec::new(),
+            key: Vec::new(),
+            prev: Vec::new(),
+            next: Vec::new(),
+            same: Vec::new(),
             head: NONE,
             tail: NONE,
-            free: 0,
+            free: blocks,
+            total: blocks,
+            touched: 0,
             cached: KeyMap::default(),
             caching,
-        };
-        for b in 0..blocks {
-            pool.push_back(b);
         }
-        pool
     }
 
     pub fn total(&self) -> u32 {
-        self.refcount.len() as u32
+        self.total
     }
 
     /// Blocks that can be allocated now (cached or empty).
@@ -101,6 +104,7 @@ impl BlockPool {
         self.caching
     }
 
+    /// Appends a released block to the free queue.
     fn push_back(&mut self, b: u32) {
         let i = b as usize;
         self.prev[i] = self.tail;
@@ -135,6 +139,18 @@ impl BlockPool {
     /// Takes the least recently freed block, forgetting what it cached.
     /// The caller has checked that one is free.
     pub fn allocate(&mut self) -> u32 {
+        if self.touched < self.total {
+            // A block never used before: first in the queue.
+            let b = self.touched;
+            self.touched += 1;
+            self.refcount.push(1);
+            self.key.push(0);
+            self.prev.push(NONE);
+            self.next.push(NONE);
+            self.same.push(NONE);
+            self.free -= 1;
+            return b;
+        }
         let b = self.head;
         debug_assert!(b != NONE, "no free block");
         self.unlink(b);
@@ -235,7 +251,7 @@ impl BlockPool {
     /// Free blocks from the head of the queue, for tests.
     #[cfg(test)]
     fn free_order(&self) -> Vec<u32> {
-        let mut out = Vec::new();
+        let mut out: Vec<u32> = (self.touched..self.total).collect();
         let mut b = self.head;
         while b != NONE {
             out.push(b);
