@@ -10,7 +10,9 @@
 //! faint pull toward the defaults so parameters the data cannot identify
 //! (e.g. mfu from single-stream points alone) stay at their defaults.
 
-use crate::scenario::defaults;
+use crate::scenario::{CalibratedConstants, defaults};
+use crate::validate;
+use crate::stats::optimize::nelder_mead;
 use crate::scenario::{Draws, Engine, EngineFigures, Param, StepTime};
 use crate::serving::{Replica, ReplicaConfig, RequestTable, StepModel};
 use crate::workload::Request;
@@ -188,7 +190,7 @@ fn logit(p: f64) -> f64 {
 
 const MAX_OVERHEAD_S: f64 = 0.02;
 
-fn from_raw(x: &[f64; 3]) -> Efficiencies {
+fn from_raw(x: &[f64]) -> Efficiencies {
     Efficiencies {
         mfu: 0.02 + 0.98 * sigmoid(x[0]),
         mbu: 0.02 + 0.98 * sigmoid(x[1]),
@@ -235,7 +237,7 @@ pub fn fit(engine: &Engine, points: &[Measurement]) -> Result<Fit, String> {
         return Err("the model's weights do not fit this GPU configuration".into());
     }
     let defaults = to_raw(Efficiencies::default());
-    let objective = |x: &[f64; 3]| -> f64 {
+    let objective = |x: &[f64]| -> f64 {
         let e = from_raw(x);
         let err: f64 = points
             .iter()
@@ -259,7 +261,7 @@ pub fn fit(engine: &Engine, points: &[Measurement]) -> Result<Fit, String> {
     ];
     let best = starts
         .iter()
-        .map(|s| nelder_mead(&objective, *s, 0.8, 250))
+        .map(|s| nelder_mead(&objective, s, 0.8, 250))
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .expect("three starts");
     let e = from_raw(&best.0);
@@ -280,67 +282,89 @@ pub fn fit(engine: &Engine, points: &[Measurement]) -> Result<Fit, String> {
     })
 }
 
-/// Nelder–Mead minimization in three dimensions; returns (argmin, min).
-fn nelder_mead(
-    f: &dyn Fn(&[f64; 3]) -> f64,
-    start: [f64; 3],
-    step: f64,
-    iterations: usize,
-) -> ([f64; 3], f64) {
-    let mut simplex: Vec<([f64; 3], f64)> = (0..4)
-        .map(|i| {
-            let mut x = start;
-            if i > 0 {
-                x[i - 1] += step;
-            }
-            (x, f(&x))
-        })
-        .collect();
-    for _ in 0..iterations {
-        simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
-        if (simplex[3].1 - simplex[0].1).abs() < 1e-10 {
-            break;
-        }
-        let mut centroid = [0.0; 3];
-        for (x, _) in &simplex[..3] {
-            for k in 0..3 {
-                centroid[k] += x[k] / 3.0;
-            }
-        }
-        let at = |t: f64| -> [f64; 3] {
-            let w = simplex[3].0;
-            [
-                centroid[0] + t * (w[0] - centroid[0]),
-                centroid[1] + t * (w[1] - centroid[1]),
-                centroid[2] + t * (w[2] - centroid[2]),
-            ]
-        };
-        let r = at(-1.0);
-        let fr = f(&r);
-        if fr < simplex[0].1 {
-            let e = at(-2.0);
-            let fe = f(&e);
-            simplex[3] = if fe < fr { (e, fe) } else { (r, fr) };
-        } else if fr < simplex[2].1 {
-            simplex[3] = (r, fr);
-        } else {
-            let c = at(0.5);
-            let fc = f(&c);
-            if fc < simplex[3].1 {
-                simplex[3] = (c, fc);
-            } else {
-                let best = simplex[0].0;
-                for p in simplex.iter_mut().skip(1) {
-                    for (x, b) in p.0.iter_mut().zip(best) {
-                        *x = b + 0.5 * (*x - b);
-                    }
-                    p.1 = f(&p.0);
-                }
+// ----- the calibrated step model, from measured runs ------------------------
+
+/// The calibrated model's constants fitted to measured runs.
+#[derive(Debug, Clone)]
+pub struct RunsFit {
+    pub constants: CalibratedConstants,
+    /// Mean squared log error (each term capped) at the optimum.
+    pub objective: f64,
+    pub rows: Vec<validate::Row>,
+}
+
+/// Metrics the fit matches, equally weighted.
+pub const FIT_METRICS: &[&str] = &["ttft_mean", "ttft_p90", "e2e_mean", "e2e_p90", "e2e_p99", "itl_mean"];
+
+/// The step_time line of a calibrated model with these constants.
+pub fn calibrated_line(k: &CalibratedConstants) -> String {
+    format!(
+        "step_time = {{ model = \"calibrated\", mfu = {:.4}, mbu = {:.4}, overhead_s = {:.6}, per_seq_s = {:.7}, allreduce_hop_s = {:.7} }}",
+        k.mfu, k.mbu, k.overhead_s, k.per_seq_s, k.allreduce_hop_s
+    )
+}
+
+fn constants_from_raw(x: &[f64]) -> CalibratedConstants {
+    CalibratedConstants {
+        mfu: 0.02 + 0.98 * sigmoid(x[0]),
+        mbu: 0.02 + 0.98 * sigmoid(x[1]),
+        overhead_s: 1e-3 * x[2].exp(),
+        per_seq_s: 1e-5 * x[3].abs(),
+        allreduce_hop_s: 1e-6 * x[4].exp(),
+    }
+}
+
+fn constants_to_raw(k: &CalibratedConstants) -> Vec<f64> {
+    vec![
+        logit((k.mfu - 0.02) / 0.98),
+        logit((k.mbu - 0.02) / 0.98),
+        (k.overhead_s / 1e-3).max(1e-6).ln(),
+        k.per_seq_s / 1e-5,
+        (k.allreduce_hop_s / 1e-6).max(1e-6).ln(),
+    ]
+}
+
+/// Mean squared log error of predictions over the `ok` rows; a term is
+/// capped at ln(3)² so that one overloaded run cannot dominate.
+pub fn runs_objective(rows: &[validate::Row]) -> f64 {
+    let cap = 3f64.ln().powi(2);
+    let mut sum = 0.0;
+    let mut n = 0usize;
+    for r in rows.iter().filter(|r| r.run.is_ok()) {
+        for m in FIT_METRICS {
+            if let Some(e) = r.error(m) {
+                sum += (1.0 + e).max(1e-9).ln().powi(2).min(cap);
+                n += 1;
             }
         }
     }
-    simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
-    simplex[0]
+    if n == 0 { f64::INFINITY } else { sum / n as f64 }
+}
+
+/// Fits the calibrated step model's five constants to measured runs
+/// (their TTFT, E2E and ITL at every load level), from `start`.
+pub fn fit_runs(
+    runs: &[validate::Run],
+    start: CalibratedConstants,
+    iterations: usize,
+) -> Result<RunsFit, String> {
+    if !runs.iter().any(validate::Run::is_ok) {
+        return Err("no `ok` run to fit".into());
+    }
+    let evaluate = |k: &CalibratedConstants| -> Vec<validate::Row> {
+        validate::validate(runs, &calibrated_line(k))
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect()
+    };
+    let objective = |x: &[f64]| runs_objective(&evaluate(&constants_from_raw(x)));
+    let (x, v) = nelder_mead(&objective, &constants_to_raw(&start), 0.4, iterations);
+    let constants = constants_from_raw(&x);
+    Ok(RunsFit {
+        constants,
+        objective: v,
+        rows: evaluate(&constants),
+    })
 }
 
 #[cfg(test)]
@@ -371,14 +395,4 @@ mod tests {
         assert!(check(&[]).is_err());
     }
 
-    #[test]
-    fn nelder_mead_finds_a_quadratic_minimum() {
-        let (x, v) = nelder_mead(
-            &|x: &[f64; 3]| (x[0] - 1.0).powi(2) + (x[1] + 2.0).powi(2) + (x[2] - 0.5).powi(2),
-            [0.0; 3],
-            0.5,
-            500,
-        );
-        assert!(v < 1e-8 && (x[0] - 1.0).abs() < 1e-3 && (x[1] + 2.0).abs() < 1e-3);
-    }
 }

@@ -39,6 +39,27 @@ pub enum Command {
     Breakeven(BreakevenArgs),
     /// Fit roofline efficiencies (mfu, mbu, overhead) to measured throughput
     Calibrate(CalibrateArgs),
+    /// Compare the simulator with latencies measured on real GPUs and engines
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ValidateArgs {
+    /// Measured runs (CSV, the columns of validation/runs.csv); default: the shipped ones
+    #[arg(long)]
+    pub runs: Option<PathBuf>,
+    /// Only these datasets (comma-separated letters, e.g. A,C)
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// TOML lines added to every run's [engine], e.g. a step-time model to try
+    #[arg(long, value_name = "TOML")]
+    pub engine: Option<String>,
+    /// Output directory (default: outputs/validation)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print only the summary
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Options shared by commands that run replications.
@@ -116,6 +137,19 @@ pub struct CalibrateArgs {
     /// A measurement: c=CONCURRENCY,isl=PROMPT,osl=OUTPUT,tok_s=OUTPUT_TOKENS_PER_S (repeatable)
     #[arg(long = "point", value_name = "c=..,isl=..,osl=..,tok_s=..")]
     pub points: Vec<String>,
+    /// Fit the calibrated step model to measured runs instead (CSV in the
+    /// columns of validation/runs.csv; `shipped` for fleetsim's own)
+    #[arg(long, value_name = "FILE")]
+    pub runs: Option<String>,
+    /// With --runs: fit on these datasets only (comma-separated, e.g. A)
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// With --runs: also report the error on these datasets (out of sample)
+    #[arg(long, value_name = "DATASETS")]
+    pub score: Option<String>,
+    /// With --runs: Nelder–Mead iterations
+    #[arg(long, default_value_t = 200)]
+    pub iterations: usize,
 }
 
 #[derive(Debug, Args, Clone)]

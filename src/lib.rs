@@ -24,4 +24,5 @@ pub mod sizing;
 pub mod stats;
 pub mod summary;
 pub mod units;
+pub mod validate;
 pub mod workload;

@@ -195,6 +195,9 @@ pub(super) fn breakeven(args: BreakevenArgs) -> Result<()> {
 }
 
 pub(super) fn calibrate(args: CalibrateArgs) -> Result<()> {
+    if args.runs.is_some() {
+        return calibrate_runs(args);
+    }
     let points = args
         .points
         .iter()
@@ -255,5 +258,56 @@ pub(super) fn calibrate(args: CalibrateArgs) -> Result<()> {
         );
     }
     println!("\nRMS relative error {:.1}%.", fit.rms_log_error * 100.0);
+    Ok(())
+}
+
+/// `calibrate --runs`: fits the calibrated step model to measured runs and
+/// reports its error, in and (with --score) out of sample.
+fn calibrate_runs(args: CalibrateArgs) -> Result<()> {
+    use fleetsim::validate;
+    let path = args.runs.as_deref().unwrap_or("shipped");
+    let text = if path == "shipped" {
+        validate::RUNS_CSV.to_string()
+    } else {
+        fs::read_to_string(path).map_err(|e| Failure::Input(format!("cannot read {path}: {e}")))?
+    };
+    let all = validate::parse_runs(&text).map_err(Failure::Input)?;
+    let pick = |sets: &Option<String>| -> Vec<validate::Run> {
+        match sets {
+            None => all.clone(),
+            Some(s) => {
+                let keep: Vec<&str> = s.split(',').map(str::trim).collect();
+                all.iter().filter(|r| keep.contains(&r.dataset.as_str())).cloned().collect()
+            }
+        }
+    };
+    let train = pick(&args.dataset);
+    let fit = calibrate::fit_runs(&train, fleetsim::scenario::defaults::CALIBRATED, args.iterations)
+        .map_err(Failure::Input)?;
+    println!("{}", calibrate::calibrated_line(&fit.constants));
+    let report = |name: &str, rows: &[validate::Row]| {
+        let ok: Vec<&validate::Row> = rows.iter().filter(|r| r.run.is_ok()).collect();
+        println!("\n{name}: {} ok load levels", ok.len());
+        for m in validate::METRICS {
+            if let Some(s) = validate::error_stats(&ok, m) {
+                println!(
+                    "  {:<10} median APE {:>5.1}%  mean APE {:>6.1}%  bias {:>+6.1}%",
+                    m,
+                    s.median_ape * 100.0,
+                    s.mean_ape * 100.0,
+                    s.median_bias * 100.0
+                );
+            }
+        }
+        let over = ok.iter().filter(|r| r.simulated_overload).count();
+        println!("  simulated overloads of stable levels: {over}");
+    };
+    report("fitted on", &fit.rows);
+    if args.score.is_some() {
+        let test = pick(&args.score);
+        let line = calibrate::calibrated_line(&fit.constants);
+        let rows: Vec<validate::Row> = validate::validate(&test, &line).into_iter().filter_map(|r| r.ok()).collect();
+        report("out of sample", &rows);
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@ mod answers;
 mod info;
 mod options;
 mod run;
+mod validation;
 
 use options::{Options, Source};
 
@@ -18,6 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{
     BreakevenArgs, CalibrateArgs, Cli, Command, MergeArgs, RunArgs, RunOptions, SizeArgs,
+    ValidateArgs,
 };
 use fleetsim::breakeven;
 use fleetsim::calibrate::{self, Measurement};
@@ -69,6 +71,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Some(Command::Size(args)) => answers::size(args),
         Some(Command::Breakeven(args)) => answers::breakeven(args),
         Some(Command::Calibrate(args)) => answers::calibrate(args),
+        Some(Command::Validate(args)) => validation::validate(args),
         Some(Command::Presets) => {
             print!("{}", info::presets_text());
             Ok(())

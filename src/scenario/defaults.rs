@@ -69,6 +69,16 @@ pub const KV_BLOCK_TOKENS: f64 = 16.0;
 pub const MFU: f64 = 0.35;
 pub const MBU: f64 = 0.7;
 pub const OVERHEAD_S: f64 = 0.0015;
+
+/// The calibrated step model's constants (the default step model), fitted
+/// to vLLM V1 on H100 (validation/, README "Fidelity").
+pub const CALIBRATED: super::engine::CalibratedConstants = super::engine::CalibratedConstants {
+    mfu: 0.6,
+    mbu: 0.85,
+    overhead_s: 0.001,
+    per_seq_s: 0.0,
+    allreduce_hop_s: 2e-6,
+};
 /// Default all-reduce latency of a custom GPU (PCIe-class link), µs.
 pub const CUSTOM_GPU_ALLREDUCE_US: f64 = 25.0;
 pub const CUSTOM_GPU_LINK_GB_S: f64 = 32.0;

@@ -115,6 +115,33 @@ pub enum StepTime {
         mbu: Param,
         overhead_s: Param,
     },
+    /// The roofline with the terms measured engines show (docs/model.md,
+    /// "The calibrated step model"): linear layers at max(compute, weight
+    /// reads), attention separately (KV reads for decode, quadratic FLOPs
+    /// for prefill), ring all-reduce latency per hop, and a CPU cost per
+    /// step and per sequence. Its defaults are fitted to vLLM on H100.
+    Calibrated {
+        mfu: Param,
+        mbu: Param,
+        overhead_s: Param,
+        per_seq_s: Param,
+        allreduce_hop_s: Param,
+    },
+}
+
+/// The fitted constants of the calibrated step model.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct CalibratedConstants {
+    /// Efficiency of the linear layers' and attention's compute.
+    pub mfu: f64,
+    /// Efficiency of weight and KV reads from GPU memory.
+    pub mbu: f64,
+    /// CPU time of one step (scheduling, launch), seconds.
+    pub overhead_s: f64,
+    /// CPU time per sequence in a step (sampling, bookkeeping), seconds.
+    pub per_seq_s: f64,
+    /// Latency of one hop of a ring all-reduce between GPUs, seconds.
+    pub allreduce_hop_s: f64,
 }
 
 /// One replica's serving engine.

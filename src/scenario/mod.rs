@@ -27,7 +27,10 @@ pub mod uncertain;
 pub mod workload;
 
 pub use allowed::Allowed;
-pub use engine::{Admission, Engine, EngineFigures, Precision, RouterKind, StepTime, peak_flops};
+pub use engine::{
+    Admission, CalibratedConstants, Engine, EngineFigures, Precision, RouterKind, StepTime,
+    peak_flops,
+};
 pub use error::ScenarioError;
 pub use fleet::{
     Api, Autoscale, Billing, EventDuration, Overflow, Pool, PoolKind, Rental, Slo, Startup,

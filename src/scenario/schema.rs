@@ -228,6 +228,13 @@ pub enum RawStepTime {
         mbu: Option<RawNum>,
         overhead_s: Option<RawNum>,
     },
+    Calibrated {
+        mfu: Option<RawNum>,
+        mbu: Option<RawNum>,
+        overhead_s: Option<RawNum>,
+        per_seq_s: Option<RawNum>,
+        allreduce_hop_s: Option<RawNum>,
+    },
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -2,6 +2,7 @@
 //! intervals, percentiles, risk measures, rank correlation. Knows nothing
 //! of simulations.
 
+pub mod optimize;
 pub mod risk;
 pub mod summary;
 

@@ -175,11 +175,6 @@ impl Resolver<'_, '_, '_> {
         };
         let st = format!("{F}.step_time");
         let step_time = match raw.step_time {
-            None => StepTime::Roofline {
-                mfu: defaults::MFU.into(),
-                mbu: defaults::MBU.into(),
-                overhead_s: defaults::OVERHEAD_S.into(),
-            },
             Some(RawStepTime::Linear {
                 fixed_s,
                 prefill_per_token_s,
@@ -257,6 +252,21 @@ impl Resolver<'_, '_, '_> {
                     Allowed::between(0.0, 1.0),
                 )?,
             },
+            None => self.calibrated(&st, None, None, None, None, None)?,
+            Some(RawStepTime::Calibrated {
+                mfu,
+                mbu,
+                overhead_s,
+                per_seq_s,
+                allreduce_hop_s,
+            }) => self.calibrated(
+                &st,
+                mfu.as_ref(),
+                mbu.as_ref(),
+                overhead_s.as_ref(),
+                per_seq_s.as_ref(),
+                allreduce_hop_s.as_ref(),
+            )?,
         };
         let engine = Engine {
             model,
@@ -343,5 +353,50 @@ impl Resolver<'_, '_, '_> {
             ));
         }
         Ok(())
+    }
+
+    /// The calibrated step model, each constant the fitted default unless given.
+    fn calibrated(
+        &mut self,
+        st: &str,
+        mfu: Option<&RawNum>,
+        mbu: Option<&RawNum>,
+        overhead_s: Option<&RawNum>,
+        per_seq_s: Option<&RawNum>,
+        allreduce_hop_s: Option<&RawNum>,
+    ) -> R<StepTime> {
+        let d = defaults::CALIBRATED;
+        Ok(StepTime::Calibrated {
+            mfu: self.num_or(
+                &format!("{st}.mfu"),
+                mfu,
+                d.mfu,
+                Allowed::between(0.01, 1.0),
+            )?,
+            mbu: self.num_or(
+                &format!("{st}.mbu"),
+                mbu,
+                d.mbu,
+                Allowed::between(0.01, 1.0),
+            )?,
+            overhead_s: self.num_or(
+                &format!("{st}.overhead_s"),
+                overhead_s,
+                d.overhead_s,
+                Allowed::between(0.0, 1.0),
+            )?,
+            per_seq_s: self.num_or(
+                &format!("{st}.per_seq_s"),
+                per_seq_s,
+                d.per_seq_s,
+                Allowed::between(0.0, 0.01),
+            )?,
+            allreduce_hop_s: self.num_or(
+                &format!("{st}.allreduce_hop_s"),
+                allreduce_hop_s,
+                d.allreduce_hop_s,
+                Allowed::between(0.0, 0.001),
+            )?,
+        })
     }
 }
