@@ -10,11 +10,11 @@
 //! faint pull toward the defaults so parameters the data cannot identify
 //! (e.g. mfu from single-stream points alone) stay at their defaults.
 
-use crate::scenario::{CalibratedConstants, defaults};
-use crate::validate;
-use crate::stats::optimize::nelder_mead;
+use crate::scenario::{CalibratedConstants, CalibratedKey, defaults};
 use crate::scenario::{Draws, Engine, EngineFigures, Param, StepTime};
 use crate::serving::{Replica, ReplicaConfig, RequestTable, StepModel};
+use crate::stats::optimize::nelder_mead;
+use crate::validate;
 use crate::workload::Request;
 
 /// One published or measured throughput figure.
@@ -294,34 +294,71 @@ pub struct RunsFit {
 }
 
 /// Metrics the fit matches, equally weighted.
-pub const FIT_METRICS: &[&str] = &["ttft_mean", "ttft_p90", "e2e_mean", "e2e_p90", "e2e_p99", "itl_mean"];
+pub const FIT_METRICS: &[&str] = &[
+    "ttft_mean",
+    "ttft_p90",
+    "e2e_mean",
+    "e2e_p90",
+    "e2e_p99",
+    "itl_mean",
+];
 
 /// The step_time line of a calibrated model with these constants.
 pub fn calibrated_line(k: &CalibratedConstants) -> String {
+    let pairs: Vec<String> = CalibratedConstants::KEYS
+        .iter()
+        .zip(k.values())
+        .map(|(key, v)| format!("{} = {v:.6e}", key.name))
+        .collect();
     format!(
-        "step_time = {{ model = \"calibrated\", mfu = {:.4}, mbu = {:.4}, overhead_s = {:.6}, per_seq_s = {:.7}, allreduce_hop_s = {:.7} }}",
-        k.mfu, k.mbu, k.overhead_s, k.per_seq_s, k.allreduce_hop_s
+        "step_time = {{ model = \"calibrated\", {} }}",
+        pairs.join(", ")
     )
 }
 
-fn constants_from_raw(x: &[f64]) -> CalibratedConstants {
-    CalibratedConstants {
-        mfu: 0.02 + 0.98 * sigmoid(x[0]),
-        mbu: 0.02 + 0.98 * sigmoid(x[1]),
-        overhead_s: 1e-3 * x[2].exp(),
-        per_seq_s: 1e-5 * x[3].abs(),
-        allreduce_hop_s: 1e-6 * x[4].exp(),
+/// `base` with the constants of a `key = value, ...` list replaced.
+pub fn constants_with(
+    base: CalibratedConstants,
+    list: &str,
+) -> Result<CalibratedConstants, String> {
+    let keys = CalibratedConstants::KEYS;
+    let mut v = base.values();
+    for pair in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("`{pair}` is not `name = value`"))?;
+        let (name, value) = (name.trim(), value.trim());
+        let i = keys.iter().position(|k| k.name == name).ok_or_else(|| {
+            let names: Vec<&str> = keys.iter().map(|k| k.name).collect();
+            format!(
+                "unknown constant `{name}` (the calibrated model has {})",
+                names.join(", ")
+            )
+        })?;
+        let x: f64 = value
+            .parse()
+            .map_err(|_| format!("`{value}` is not a number"))?;
+        if !(keys[i].min..=keys[i].max).contains(&x) {
+            return Err(format!(
+                "{name} = {x} is outside {} ..= {}",
+                keys[i].min, keys[i].max
+            ));
+        }
+        v[i] = x;
     }
+    Ok(CalibratedConstants::from_values(&v))
 }
 
-fn constants_to_raw(k: &CalibratedConstants) -> Vec<f64> {
-    vec![
-        logit((k.mfu - 0.02) / 0.98),
-        logit((k.mbu - 0.02) / 0.98),
-        (k.overhead_s / 1e-3).max(1e-6).ln(),
-        k.per_seq_s / 1e-5,
-        (k.allreduce_hop_s / 1e-6).max(1e-6).ln(),
-    ]
+/// The optimiser searches an unbounded space: each free constant is
+/// `min + (max − min) × sigmoid(x)`, which also behaves like a log scale
+/// near `min` (where time constants live).
+fn to_unbounded(value: f64, key: &CalibratedKey) -> f64 {
+    let f = ((value - key.min) / (key.max - key.min)).clamp(1e-6, 1.0 - 1e-6);
+    (f / (1.0 - f)).ln()
+}
+
+fn from_unbounded(x: f64, key: &CalibratedKey) -> f64 {
+    key.min + (key.max - key.min) / (1.0 + (-x).exp())
 }
 
 /// Mean squared log error of predictions over the `ok` rows; a term is
@@ -338,28 +375,60 @@ pub fn runs_objective(rows: &[validate::Row]) -> f64 {
             }
         }
     }
-    if n == 0 { f64::INFINITY } else { sum / n as f64 }
+    if n == 0 {
+        f64::INFINITY
+    } else {
+        sum / n as f64
+    }
 }
 
-/// Fits the calibrated step model's five constants to measured runs
-/// (their TTFT, E2E and ITL at every load level), from `start`.
+/// Fits the calibrated step model's constants named in `free` (the others
+/// keep their value in `start`) to measured runs: their TTFT, E2E and ITL
+/// at every load level.
 pub fn fit_runs(
     runs: &[validate::Run],
     start: CalibratedConstants,
+    free: &[&str],
     iterations: usize,
 ) -> Result<RunsFit, String> {
     if !runs.iter().any(validate::Run::is_ok) {
         return Err("no `ok` run to fit".into());
     }
+    let keys = CalibratedConstants::KEYS;
+    let mut index = Vec::with_capacity(free.len());
+    for name in free {
+        match keys.iter().position(|k| k.name == *name) {
+            Some(i) => index.push(i),
+            None => {
+                let names: Vec<&str> = keys.iter().map(|k| k.name).collect();
+                return Err(format!(
+                    "unknown constant `{name}` (the calibrated model has {})",
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+    let base = start.values();
+    let constants_of = |x: &[f64]| {
+        let mut v = base.clone();
+        for (&i, &xi) in index.iter().zip(x) {
+            v[i] = from_unbounded(xi, &keys[i]);
+        }
+        CalibratedConstants::from_values(&v)
+    };
     let evaluate = |k: &CalibratedConstants| -> Vec<validate::Row> {
         validate::validate(runs, &calibrated_line(k))
             .into_iter()
             .filter_map(Result::ok)
             .collect()
     };
-    let objective = |x: &[f64]| runs_objective(&evaluate(&constants_from_raw(x)));
-    let (x, v) = nelder_mead(&objective, &constants_to_raw(&start), 0.4, iterations);
-    let constants = constants_from_raw(&x);
+    let x0: Vec<f64> = index
+        .iter()
+        .map(|&i| to_unbounded(base[i], &keys[i]))
+        .collect();
+    let objective = |x: &[f64]| runs_objective(&evaluate(&constants_of(x)));
+    let (x, v) = nelder_mead(&objective, &x0, 0.4, iterations);
+    let constants = constants_of(&x);
     Ok(RunsFit {
         constants,
         objective: v,
@@ -394,5 +463,4 @@ mod tests {
         );
         assert!(check(&[]).is_err());
     }
-
 }

@@ -150,6 +150,13 @@ pub struct CalibrateArgs {
     /// With --runs: Nelder–Mead iterations
     #[arg(long, default_value_t = 200)]
     pub iterations: usize,
+    /// With --runs: the constants to fit (comma-separated; default all), the
+    /// others keep their default or --start value
+    #[arg(long, value_name = "NAMES")]
+    pub fit: Option<String>,
+    /// With --runs: start from these constants (e.g. "mfu = 0.7, mbu = 0.9")
+    #[arg(long, value_name = "KEY = VALUE, ...")]
+    pub start: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -167,7 +167,7 @@ impl Row {
 /// The scenario a run is simulated as. `engine_extra` is added to its
 /// `[engine]` (e.g. another step-time model).
 pub fn scenario_text(r: &Run, engine_extra: &str) -> Result<String, String> {
-    let mut t = format!("name = \"validate\"\n[workload]\n");
+    let mut t = "name = \"validate\"\n[workload]\n".to_string();
     match r.load.as_str() {
         "stages" => {
             let stages = r.stages.as_deref().ok_or("a staged run without stages")?;
@@ -382,7 +382,7 @@ fn derived_kv_blocks(s: &Scenario) -> Option<u64> {
 }
 
 /// Simulates every run (those the engine can simulate).
-pub fn validate(runs: &[Run], engine_extra: &str) -> Vec<Result<Row, (Run, String)>> {
+pub fn validate(runs: &[Run], engine_extra: &str) -> Vec<Result<Row, Box<(Run, String)>>> {
     use rayon::prelude::*;
     runs.par_iter()
         .map(|r| match simulate_run(r, engine_extra) {
@@ -393,7 +393,7 @@ pub fn validate(runs: &[Run], engine_extra: &str) -> Vec<Result<Row, (Run, Strin
                 derived_kv_blocks,
                 run: r.clone(),
             }),
-            Err(e) => Err((r.clone(), e)),
+            Err(e) => Err(Box::new((r.clone(), e))),
         })
         .collect()
 }

@@ -277,13 +277,33 @@ fn calibrate_runs(args: CalibrateArgs) -> Result<()> {
             None => all.clone(),
             Some(s) => {
                 let keep: Vec<&str> = s.split(',').map(str::trim).collect();
-                all.iter().filter(|r| keep.contains(&r.dataset.as_str())).cloned().collect()
+                all.iter()
+                    .filter(|r| keep.contains(&r.dataset.as_str()))
+                    .cloned()
+                    .collect()
             }
         }
     };
     let train = pick(&args.dataset);
-    let fit = calibrate::fit_runs(&train, fleetsim::scenario::defaults::CALIBRATED, args.iterations)
-        .map_err(Failure::Input)?;
+    let start = calibrate::constants_with(
+        fleetsim::scenario::defaults::CALIBRATED,
+        args.start.as_deref().unwrap_or(""),
+    )
+    .map_err(|e| Failure::Input(format!("--start: {e}")))?;
+    let all_keys: Vec<&str> = fleetsim::scenario::CalibratedConstants::KEYS
+        .iter()
+        .map(|k| k.name)
+        .collect();
+    let free: Vec<&str> = match &args.fit {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => all_keys,
+    };
+    let fit = calibrate::fit_runs(&train, start, &free, args.iterations)
+        .map_err(|e| Failure::Input(format!("--fit: {e}")))?;
     println!("{}", calibrate::calibrated_line(&fit.constants));
     let report = |name: &str, rows: &[validate::Row]| {
         let ok: Vec<&validate::Row> = rows.iter().filter(|r| r.run.is_ok()).collect();
@@ -306,7 +326,10 @@ fn calibrate_runs(args: CalibrateArgs) -> Result<()> {
     if args.score.is_some() {
         let test = pick(&args.score);
         let line = calibrate::calibrated_line(&fit.constants);
-        let rows: Vec<validate::Row> = validate::validate(&test, &line).into_iter().filter_map(|r| r.ok()).collect();
+        let rows: Vec<validate::Row> = validate::validate(&test, &line)
+            .into_iter()
+            .filter_map(|r| r.ok())
+            .collect();
         report("out of sample", &rows);
     }
     Ok(())

@@ -69,10 +69,13 @@ pub(super) fn validate(args: ValidateArgs) -> Result<()> {
                     }
                 ));
             }
-            Err((r, e)) => out.push_str(&format!(
-                "{:<54} {:>2} {:>3}  not simulated: {e}\n",
-                r.run, r.dataset, r.stage
-            )),
+            Err(skipped) => {
+                let (r, e) = &**skipped;
+                out.push_str(&format!(
+                    "{:<54} {:>2} {:>3}  not simulated: {e}\n",
+                    r.run, r.dataset, r.stage
+                ))
+            }
         }
     }
     let ok: Vec<&Row> = rows.iter().copied().filter(|r| r.run.is_ok()).collect();

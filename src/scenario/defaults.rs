@@ -78,6 +78,7 @@ pub const CALIBRATED: super::engine::CalibratedConstants = super::engine::Calibr
     overhead_s: 0.001,
     per_seq_s: 0.0,
     allreduce_hop_s: 2e-6,
+    moe_gemm_efficiency: 1.0,
 };
 /// Default all-reduce latency of a custom GPU (PCIe-class link), µs.
 pub const CUSTOM_GPU_ALLREDUCE_US: f64 = 25.0;

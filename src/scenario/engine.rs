@@ -117,31 +117,91 @@ pub enum StepTime {
     },
     /// The roofline with the terms measured engines show (docs/model.md,
     /// "The calibrated step model"): linear layers at max(compute, weight
-    /// reads), attention separately (KV reads for decode, quadratic FLOPs
-    /// for prefill), ring all-reduce latency per hop, and a CPU cost per
-    /// step and per sequence. Its defaults are fitted to vLLM on H100.
-    Calibrated {
-        mfu: Param,
-        mbu: Param,
-        overhead_s: Param,
-        per_seq_s: Param,
-        allreduce_hop_s: Param,
-    },
+    /// reads) with the output head computed only where logits are needed,
+    /// routed experts as grouped GEMMs at their own efficiency, attention
+    /// separately (KV reads for decode, quadratic FLOPs for prefill), ring
+    /// all-reduce latency per hop, and a CPU cost per step and per
+    /// sequence. Its defaults are fitted to vLLM on H100.
+    Calibrated(CalibratedParams),
 }
 
-/// The fitted constants of the calibrated step model.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct CalibratedConstants {
-    /// Efficiency of the linear layers' and attention's compute.
-    pub mfu: f64,
-    /// Efficiency of weight and KV reads from GPU memory.
-    pub mbu: f64,
-    /// CPU time of one step (scheduling, launch), seconds.
-    pub overhead_s: f64,
-    /// CPU time per sequence in a step (sampling, bookkeeping), seconds.
-    pub per_seq_s: f64,
+/// Bounds a calibrated constant may take in a scenario.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CalibratedKey {
+    pub name: &'static str,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Declares the calibrated model's constants once: the plain values one
+/// replication uses, the scenario's (possibly uncertain) numbers, their
+/// names and bounds, so that parsing, fitting and printing share one list.
+macro_rules! calibrated_constants {
+    ($( $(#[doc = $doc:literal])* $field:ident in $min:literal ..= $max:literal; )*) => {
+        /// The constants of the calibrated step model.
+        #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+        pub struct CalibratedConstants {
+            $( $(#[doc = $doc])* pub $field: f64, )*
+        }
+
+        /// The calibrated constants as a scenario gives them.
+        #[derive(Debug, Clone)]
+        pub struct CalibratedParams {
+            $( pub $field: Param, )*
+        }
+
+        impl CalibratedConstants {
+            pub const KEYS: &'static [CalibratedKey] = &[
+                $( CalibratedKey { name: stringify!($field), min: $min, max: $max }, )*
+            ];
+
+            /// The values in the order of `KEYS`.
+            pub fn values(&self) -> Vec<f64> {
+                vec![$( self.$field ),*]
+            }
+
+            /// Constants from values in the order of `KEYS`.
+            pub fn from_values(x: &[f64]) -> Self {
+                let mut it = x.iter().copied();
+                CalibratedConstants { $( $field: it.next().expect("one value per key"), )* }
+            }
+        }
+
+        impl CalibratedParams {
+            /// Parameters in the order of `CalibratedConstants::KEYS`.
+            pub fn from_params(p: Vec<Param>) -> Self {
+                let mut it = p.into_iter();
+                CalibratedParams { $( $field: it.next().expect("one parameter per key"), )* }
+            }
+
+            pub fn value(&self, draws: &Draws) -> CalibratedConstants {
+                CalibratedConstants { $( $field: self.$field.value(draws), )* }
+            }
+
+            pub fn params(&self) -> Vec<&Param> {
+                vec![$( &self.$field ),*]
+            }
+        }
+    };
+}
+
+calibrated_constants! {
+    /// Efficiency of dense GEMMs and attention FLOPs against the GPU's
+    /// peak dense FLOP/s.
+    mfu in 0.01 ..= 1.0;
+    /// Efficiency of weight and KV reads against the GPU's memory bandwidth.
+    mbu in 0.01 ..= 1.0;
+    /// CPU time of one step (scheduling, kernel launch, output
+    /// processing), seconds.
+    overhead_s in 0.0 ..= 1.0;
+    /// CPU time per sequence in a step (sampling, detokenisation,
+    /// bookkeeping), seconds.
+    per_seq_s in 0.0 ..= 0.01;
     /// Latency of one hop of a ring all-reduce between GPUs, seconds.
-    pub allreduce_hop_s: f64,
+    allreduce_hop_s in 0.0 ..= 0.001;
+    /// Efficiency of the routed experts' grouped GEMMs relative to `mfu`
+    /// (each expert multiplies only its share of the tokens).
+    moe_gemm_efficiency in 0.01 ..= 1.0;
 }
 
 /// One replica's serving engine.

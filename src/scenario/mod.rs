@@ -28,8 +28,8 @@ pub mod workload;
 
 pub use allowed::Allowed;
 pub use engine::{
-    Admission, CalibratedConstants, Engine, EngineFigures, Precision, RouterKind, StepTime,
-    peak_flops,
+    Admission, CalibratedConstants, CalibratedKey, CalibratedParams, Engine, EngineFigures,
+    Precision, RouterKind, StepTime, peak_flops,
 };
 pub use error::ScenarioError;
 pub use fleet::{

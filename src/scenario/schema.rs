@@ -194,6 +194,10 @@ pub struct RawModel {
     pub experts_per_token: Option<RawNum>,
     /// Parameters in routed experts, billions (the rest is always read).
     pub expert_params_b: Option<RawNum>,
+    /// Vocabulary size (config.json `vocab_size`).
+    pub vocab: Option<RawNum>,
+    /// Input embedding and output head share one matrix.
+    pub tied_embeddings: Option<bool>,
     pub source: Option<String>,
 }
 
@@ -228,13 +232,9 @@ pub enum RawStepTime {
         mbu: Option<RawNum>,
         overhead_s: Option<RawNum>,
     },
-    Calibrated {
-        mfu: Option<RawNum>,
-        mbu: Option<RawNum>,
-        overhead_s: Option<RawNum>,
-        per_seq_s: Option<RawNum>,
-        allreduce_hop_s: Option<RawNum>,
-    },
+    /// Any of `CalibratedConstants::KEYS`; unknown keys are refused when
+    /// the scenario is resolved (with the list of known ones).
+    Calibrated(std::collections::BTreeMap<String, RawNum>),
 }
 
 #[derive(Debug, Deserialize, Default)]

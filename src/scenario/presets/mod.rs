@@ -46,12 +46,33 @@ pub struct ModelSpec {
     pub experts_per_token: f64,
     /// Parameters inside routed experts, billions.
     pub expert_params_b: f64,
+    /// Vocabulary size; 0 when unknown (the embedding and output head are
+    /// then counted as ordinary weights).
+    pub vocab: f64,
+    /// One matrix serves as input embedding and output head.
+    pub tied_embeddings: bool,
     pub source: String,
 }
 
 impl ModelSpec {
     pub fn is_moe(&self) -> bool {
         self.experts > 0.0
+    }
+
+    /// Parameters of the output head (vocab × hidden), billions: computed
+    /// only for positions that produce logits.
+    pub fn head_params_b(&self) -> f64 {
+        self.vocab * self.hidden / 1e9
+    }
+
+    /// Parameters of the input embedding that is not also the output head,
+    /// billions: a table lookup, neither computed nor read in full.
+    pub fn lookup_params_b(&self) -> f64 {
+        if self.tied_embeddings {
+            0.0
+        } else {
+            self.head_params_b()
+        }
     }
 }
 
@@ -94,6 +115,8 @@ fn model_spec(m: &Model) -> ModelSpec {
         experts: m.experts,
         experts_per_token: m.experts_per_token,
         expert_params_b: m.expert_params_b,
+        vocab: m.vocab,
+        tied_embeddings: m.tied_embeddings,
         source: m.source.into(),
     }
 }

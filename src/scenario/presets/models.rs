@@ -11,6 +11,11 @@ pub(super) struct Model {
     pub(super) kv_heads: f64,
     pub(super) head_dim: f64,
     pub(super) kv_values_per_layer: Option<f64>,
+    /// Vocabulary size (config.json `vocab_size`): the input embedding and
+    /// the output head are vocab × hidden each.
+    pub(super) vocab: f64,
+    /// One matrix serves as input embedding and output head.
+    pub(super) tied_embeddings: bool,
     pub(super) experts: f64,
     pub(super) experts_per_token: f64,
     pub(super) expert_params_b: f64,
@@ -27,6 +32,8 @@ const DENSE: Model = Model {
     hidden: 0.0,
     kv_heads: 0.0,
     head_dim: 128.0,
+    vocab: 0.0,
+    tied_embeddings: false,
     kv_values_per_layer: None,
     experts: 0.0,
     experts_per_token: 0.0,
@@ -44,6 +51,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 4096.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 128256.0,
+        tied_embeddings: false,
         source: "Hugging Face config.json [hf-llama-3.1-8b] (not re-fetched, unverified); layer count and GQA also in [inferencebench-405b]; see docs/sources.md",
         ..DENSE
     },
@@ -56,6 +65,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 8192.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 128256.0,
+        tied_embeddings: false,
         source: "Hugging Face config.json [hf-llama-3.1-70b] (not re-fetched, unverified); layer count and GQA also in [inferencebench-405b]; see docs/sources.md",
         ..DENSE
     },
@@ -68,6 +79,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 16384.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 128256.0,
+        tied_embeddings: false,
         source: "Hugging Face config.json [hf-llama-3.1-405b] (not re-fetched, unverified); layers, GQA and hidden size also in [inferencebench-405b]",
         ..DENSE
     },
@@ -80,6 +93,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 4096.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 151936.0,
+        tied_embeddings: false,
         source: "Hugging Face config.json [hf-qwen3-8b], from memory (unverified); see docs/sources.md",
         ..DENSE
     },
@@ -92,6 +107,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 5120.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 151936.0,
+        tied_embeddings: false,
         source: "Hugging Face config.json [hf-qwen3-32b] (64 layers, hidden 5120, 8 KV heads x 128), from memory (unverified)",
         ..DENSE
     },
@@ -104,6 +121,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 5376.0,
         kv_heads: 16.0,
         head_dim: 128.0,
+        vocab: 262208.0,
+        tied_embeddings: true,
         source: "Hugging Face config.json [hf-gemma-3-27b], from memory (unverified); sliding-window layers treated as global, so KV per token is overstated at long context",
         ..DENSE
     },
@@ -116,6 +135,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 4096.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 32000.0,
+        tied_embeddings: false,
         kv_values_per_layer: None,
         experts: 8.0,
         experts_per_token: 2.0,
@@ -132,6 +153,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 4096.0,
         kv_heads: 4.0,
         head_dim: 128.0,
+        vocab: 151936.0,
+        tied_embeddings: false,
         kv_values_per_layer: None,
         experts: 128.0,
         experts_per_token: 8.0,
@@ -148,6 +171,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 7168.0,
         kv_heads: 1.0,
         head_dim: 576.0,
+        vocab: 129280.0,
+        tied_embeddings: false,
         // Multi-head latent attention caches 512 latent + 64 RoPE values per layer.
         kv_values_per_layer: Some(576.0),
         experts: 256.0,
@@ -166,6 +191,8 @@ pub(super) const MODELS: &[Model] = &[
         // Multi-head attention: as many KV heads as query heads.
         kv_heads: 32.0,
         head_dim: 128.0,
+        vocab: 32000.0,
+        tied_embeddings: false,
         source: "config.json copies [hf-llama-2-7b]; total matches the published safetensors count 6,738,415,616",
         ..DENSE
     },
@@ -178,6 +205,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 8192.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 32000.0,
+        tied_embeddings: false,
         source: "config.json mirror [hf-llama-2-70b]; parameters computed from the architecture",
         ..DENSE
     },
@@ -190,6 +219,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 8192.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 32000.0,
+        tied_embeddings: false,
         source: "config.json copies [hf-codellama-34b] (official file not read, unverified); parameters computed from the architecture",
         ..DENSE
     },
@@ -202,6 +233,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 5120.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 151936.0,
+        tied_embeddings: false,
         source: "config.json copies and model card [hf-qwen3-14b] (14.8B parameters)",
         ..DENSE
     },
@@ -214,6 +247,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 5120.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 131072.0,
+        tied_embeddings: false,
         source: "base model config.json [hf-mistral-nemo-12b] (Instruct file not read, unverified); parameters computed",
         ..DENSE
     },
@@ -226,6 +261,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 3584.0,
         kv_heads: 4.0,
         head_dim: 128.0,
+        vocab: 152064.0,
+        tied_embeddings: false,
         source: "config.json copies [hf-qwen2.5-7b]; total matches the published safetensors count 7,615,616,512",
         ..DENSE
     },
@@ -238,6 +275,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 7168.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 64000.0,
+        tied_embeddings: false,
         source: "official config.json [hf-yi-34b]; parameters computed from the architecture",
         ..DENSE
     },
@@ -251,6 +290,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 5120.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 202048.0,
+        tied_embeddings: false,
         kv_values_per_layer: None,
         // 16 routed experts in every layer, top-1, plus an always-on shared expert.
         experts: 16.0,
@@ -268,6 +309,8 @@ pub(super) const MODELS: &[Model] = &[
         hidden: 6144.0,
         kv_heads: 8.0,
         head_dim: 128.0,
+        vocab: 32768.0,
+        tied_embeddings: false,
         kv_values_per_layer: None,
         experts: 8.0,
         experts_per_token: 2.0,

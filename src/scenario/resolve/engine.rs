@@ -252,21 +252,8 @@ impl Resolver<'_, '_, '_> {
                     Allowed::between(0.0, 1.0),
                 )?,
             },
-            None => self.calibrated(&st, None, None, None, None, None)?,
-            Some(RawStepTime::Calibrated {
-                mfu,
-                mbu,
-                overhead_s,
-                per_seq_s,
-                allreduce_hop_s,
-            }) => self.calibrated(
-                &st,
-                mfu.as_ref(),
-                mbu.as_ref(),
-                overhead_s.as_ref(),
-                per_seq_s.as_ref(),
-                allreduce_hop_s.as_ref(),
-            )?,
+            None => self.calibrated(&st, &Default::default())?,
+            Some(RawStepTime::Calibrated(given)) => self.calibrated(&st, &given)?,
         };
         let engine = Engine {
             model,
@@ -359,44 +346,31 @@ impl Resolver<'_, '_, '_> {
     fn calibrated(
         &mut self,
         st: &str,
-        mfu: Option<&RawNum>,
-        mbu: Option<&RawNum>,
-        overhead_s: Option<&RawNum>,
-        per_seq_s: Option<&RawNum>,
-        allreduce_hop_s: Option<&RawNum>,
+        given: &std::collections::BTreeMap<String, RawNum>,
     ) -> R<StepTime> {
-        let d = defaults::CALIBRATED;
-        Ok(StepTime::Calibrated {
-            mfu: self.num_or(
-                &format!("{st}.mfu"),
-                mfu,
-                d.mfu,
-                Allowed::between(0.01, 1.0),
-            )?,
-            mbu: self.num_or(
-                &format!("{st}.mbu"),
-                mbu,
-                d.mbu,
-                Allowed::between(0.01, 1.0),
-            )?,
-            overhead_s: self.num_or(
-                &format!("{st}.overhead_s"),
-                overhead_s,
-                d.overhead_s,
-                Allowed::between(0.0, 1.0),
-            )?,
-            per_seq_s: self.num_or(
-                &format!("{st}.per_seq_s"),
-                per_seq_s,
-                d.per_seq_s,
-                Allowed::between(0.0, 0.01),
-            )?,
-            allreduce_hop_s: self.num_or(
-                &format!("{st}.allreduce_hop_s"),
-                allreduce_hop_s,
-                d.allreduce_hop_s,
-                Allowed::between(0.0, 0.001),
-            )?,
-        })
+        let keys = CalibratedConstants::KEYS;
+        if let Some(unknown) = given
+            .keys()
+            .find(|k| !keys.iter().any(|c| c.name == k.as_str()))
+        {
+            let names: Vec<&str> = keys.iter().map(|c| c.name).collect();
+            return Err(self.invalid(
+                &format!("{st}.{unknown}"),
+                unknown,
+                format!("a constant of the calibrated model ({})", names.join(", ")),
+                None,
+            ));
+        }
+        let defaults = defaults::CALIBRATED.values();
+        let mut params = Vec::with_capacity(keys.len());
+        for (key, default) in keys.iter().zip(defaults) {
+            params.push(self.num_or(
+                &format!("{st}.{}", key.name),
+                given.get(key.name),
+                default,
+                Allowed::between(key.min, key.max),
+            )?);
+        }
+        Ok(StepTime::Calibrated(CalibratedParams::from_params(params)))
     }
 }

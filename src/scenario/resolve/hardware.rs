@@ -46,6 +46,8 @@ impl Resolver<'_, '_, '_> {
                     experts: 0.0,
                     experts_per_token: 0.0,
                     expert_params_b: 0.0,
+                    vocab: 0.0,
+                    tied_embeddings: false,
                     source: "scenario file".into(),
                 }
             }
@@ -110,6 +112,10 @@ impl Resolver<'_, '_, '_> {
             Allowed::NON_NEGATIVE,
             &mut m.expert_params_b,
         )?;
+        set(self, &raw.vocab, "vocab", Allowed::COUNT, &mut m.vocab)?;
+        if let Some(t) = raw.tied_embeddings {
+            m.tied_embeddings = t;
+        }
         if let Some(n) = raw.name {
             m.name = n;
         }
@@ -137,6 +143,18 @@ impl Resolver<'_, '_, '_> {
                 &format!("{F}.expert_params_b"),
                 m.expert_params_b,
                 format!("at most params_b ({})", m.params_b),
+                None,
+            ));
+        }
+        let embeddings_b = m.head_params_b() + m.lookup_params_b();
+        if embeddings_b >= m.active_params_b {
+            return Err(self.invalid(
+                &format!("{F}.vocab"),
+                m.vocab,
+                format!(
+                    "a vocabulary whose embedding and output head (vocab × hidden each, {embeddings_b:.3}B) are smaller than active_params_b ({})",
+                    m.active_params_b
+                ),
                 None,
             ));
         }

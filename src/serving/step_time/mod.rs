@@ -7,7 +7,11 @@
 //! [`StepModel`] is built once per replication (its inputs may be uncertain)
 //! and evaluated in the hot loop: a handful of multiplications per iteration.
 
-use crate::scenario::{CalibratedConstants, Draws, Engine, EngineFigures, StepTime, peak_flops};
+mod calibrated;
+
+pub use calibrated::Calibrated;
+
+use crate::scenario::{Draws, Engine, EngineFigures, StepTime, peak_flops};
 
 /// What one iteration processes; all the step-time models need.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -112,84 +116,6 @@ impl Roofline {
     }
 }
 
-/// The calibrated step model with every constant folded for the hot loop.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Calibrated {
-    /// 2 × active parameters, × seconds per FLOP.
-    s_per_token_flops: f64,
-    /// 4 × layers × hidden, × seconds per FLOP.
-    s_per_attention_pair: f64,
-    /// Dense and expert weight bytes, × seconds per byte.
-    dense_s: f64,
-    expert_s: f64,
-    /// ln(1 − k/E); 0 for dense models.
-    ln_expert_miss: f64,
-    /// KV bytes per token, × seconds per byte.
-    s_per_context_token: f64,
-    /// Fixed and per-token time of the step's all-reduces.
-    comm_fixed_s: f64,
-    comm_per_token_s: f64,
-    overhead_s: f64,
-    per_seq_s: f64,
-}
-
-impl Calibrated {
-    pub fn new(engine: &Engine, draws: &Draws, k: CalibratedConstants) -> Self {
-        let m = &engine.model;
-        let g = &engine.gpu;
-        let fig = EngineFigures::new(engine, draws);
-        let tp = fig.tensor_parallel;
-        let s_per_flop = 1.0 / (tp * peak_flops(g, engine.precision) * k.mfu);
-        let s_per_byte = 1.0 / (tp * g.hbm_tb_s * 1e12 * k.mbu);
-        const ACTIVATION_BYTES: f64 = 2.0;
-        // Two all-reduces per layer; a ring all-reduce makes 2 (tp − 1)
-        // latency hops and moves 2 (tp − 1) / tp of the data over each link.
-        let (comm_fixed_s, comm_per_token_s) = if tp > 1.0 {
-            let calls = 2.0 * m.layers;
-            (
-                calls * 2.0 * (tp - 1.0) * k.allreduce_hop_s,
-                calls * m.hidden * ACTIVATION_BYTES * 2.0 * (tp - 1.0) / tp / (g.link_gb_s * 1e9),
-            )
-        } else {
-            (0.0, 0.0)
-        };
-        Calibrated {
-            s_per_token_flops: 2.0 * m.active_params_b * 1e9 * s_per_flop,
-            s_per_attention_pair: 4.0 * m.layers * m.hidden * s_per_flop,
-            dense_s: fig.dense_weight_bytes * s_per_byte,
-            expert_s: fig.expert_weight_bytes * s_per_byte,
-            ln_expert_miss: if m.is_moe() {
-                (1.0 - m.experts_per_token / m.experts).max(0.0).ln()
-            } else {
-                0.0
-            },
-            s_per_context_token: fig.kv_bytes_per_token * s_per_byte,
-            comm_fixed_s,
-            comm_per_token_s,
-            overhead_s: k.overhead_s,
-            per_seq_s: k.per_seq_s,
-        }
-    }
-
-    #[inline]
-    pub fn iteration_s(&self, load: &IterationLoad) -> f64 {
-        let tokens = (load.prefill_tokens + load.decode_seqs) as f64;
-        let experts = if self.expert_s > 0.0 {
-            self.expert_s * (1.0 - (self.ln_expert_miss * tokens).exp())
-        } else {
-            0.0
-        };
-        // Linear layers: compute-bound for big batches, weight reads for small.
-        let linear = (self.s_per_token_flops * tokens).max(self.dense_s + experts);
-        // Attention: decode reads the KV of its context; prefill is FLOPs.
-        let attention = self.s_per_context_token * load.decode_context_tokens as f64
-            + self.s_per_attention_pair * load.prefill_attention_pairs;
-        let comm = self.comm_fixed_s + self.comm_per_token_s * tokens;
-        let seqs = (load.prefill_seqs + load.decode_seqs) as f64;
-        self.overhead_s + self.per_seq_s * seqs + linear + attention + comm
-    }
-}
-
 /// A replication's step-time model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepModel {
@@ -228,23 +154,9 @@ impl StepModel {
                 mbu.value(draws),
                 overhead_s.value(draws),
             )),
-            StepTime::Calibrated {
-                mfu,
-                mbu,
-                overhead_s,
-                per_seq_s,
-                allreduce_hop_s,
-            } => StepModel::Calibrated(Calibrated::new(
-                engine,
-                draws,
-                CalibratedConstants {
-                    mfu: mfu.value(draws),
-                    mbu: mbu.value(draws),
-                    overhead_s: overhead_s.value(draws),
-                    per_seq_s: per_seq_s.value(draws),
-                    allreduce_hop_s: allreduce_hop_s.value(draws),
-                },
-            )),
+            StepTime::Calibrated(k) => {
+                StepModel::Calibrated(Calibrated::new(engine, draws, k.value(draws)))
+            }
         }
     }
 
@@ -319,7 +231,9 @@ mod tests {
 
     #[test]
     fn moe_reads_more_experts_as_tokens_grow() {
-        let e = engine("model = \"mixtral-8x7b\"\ngpu = \"h100-sxm\"\ntensor_parallel = 1");
+        let e = engine(
+            "model = \"mixtral-8x7b\"\ngpu = \"h100-sxm\"\ntensor_parallel = 1\nstep_time = { model = \"roofline\" }",
+        );
         let StepModel::Roofline(r) = StepModel::new(&e, &Draws::default()) else {
             panic!("roofline expected")
         };
@@ -340,8 +254,12 @@ mod tests {
 
     #[test]
     fn tensor_parallel_adds_communication() {
-        let e1 = engine("model = \"llama-3.1-8b\"\ntensor_parallel = 1");
-        let e2 = engine("model = \"llama-3.1-8b\"\ntensor_parallel = 2");
+        let e1 = engine(
+            "model = \"llama-3.1-8b\"\ntensor_parallel = 1\nstep_time = { model = \"roofline\" }",
+        );
+        let e2 = engine(
+            "model = \"llama-3.1-8b\"\ntensor_parallel = 2\nstep_time = { model = \"roofline\" }",
+        );
         let load = IterationLoad {
             decode_seqs: 1,
             context_tokens: 100,
