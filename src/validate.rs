@@ -164,6 +164,40 @@ impl Row {
     }
 }
 
+/// A closed-loop run is simulated this long; its requests sent in the
+/// first `CLOSED_LOOP_WARMUP_S` (clients starting together) are left out.
+const CLOSED_LOOP_HORIZON_S: f64 = 900.0;
+const CLOSED_LOOP_WARMUP_S: f64 = 120.0;
+
+/// Users of inference-perf's shared-prefix workloads (prefix groups ×
+/// users per group, from the workloads' definitions; validation/README.md).
+fn users_of(workload: &str) -> Option<u32> {
+    let name = workload.split_whitespace().next().unwrap_or("");
+    match name {
+        "general" | "general-lite" => Some(9 * 5),
+        "codegen" => Some(11 * 4),
+        "roleplay" => Some(10 * 5),
+        "reasoning" | "reasoning-lite" => Some(23),
+        _ => None,
+    }
+}
+
+/// Whether the run's engine schedules asynchronously: vLLM's default from
+/// 0.12 on; other engines and older vLLM schedule each step after the last.
+fn async_scheduling(engine: &str) -> bool {
+    let Some(version) = engine.strip_prefix("vLLM ") else {
+        return false;
+    };
+    match version.split('.').collect::<Vec<_>>()[..] {
+        [major, minor, ..] => match (major.parse::<u32>(), minor.parse::<u32>()) {
+            (Ok(a), Ok(b)) => (a, b) >= (0, 12),
+            _ => true,
+        },
+        // A build named without a version (a recent fork): the default.
+        _ => true,
+    }
+}
+
 /// The scenario a run is simulated as. `engine_extra` is added to its
 /// `[engine]` (e.g. another step-time model).
 pub fn scenario_text(r: &Run, engine_extra: &str) -> Result<String, String> {
@@ -196,12 +230,36 @@ pub fn scenario_text(r: &Run, engine_extra: &str) -> Result<String, String> {
             )
             .unwrap();
         }
+        "closed_loop" => {
+            let c = r
+                .concurrency
+                .ok_or("a closed-loop run without its concurrency")?;
+            let p = r.prompt_tokens.ok_or("no prompt length")?;
+            let o = r.output_tokens.ok_or("no output length")?;
+            writeln!(
+                t,
+                "arrivals = {{ process = \"closed_loop\", concurrency = {c} }}\nprompt_tokens = {p}\noutput_tokens = {o}"
+            )
+            .unwrap();
+            t = t.replacen(
+                "[workload]",
+                &format!("horizon = \"{CLOSED_LOOP_HORIZON_S}s\"\n[workload]"),
+                1,
+            );
+        }
         other => return Err(format!("load `{other}` is not simulated yet")),
     }
     if let (Some(g), Some(tok)) = (r.prefix_groups, r.shared_prefix_tokens)
         && g > 0
         && tok > 0
     {
+        // The load generator (inference-perf's shared-prefix data) makes
+        // one prompt per user and sends the users' prompts in turn, so each
+        // prompt repeats whole, and is cached whole, a round later.
+        let (g, tok) = match (r.load.as_str(), users_of(&r.workload), r.prompt_tokens) {
+            ("stages", Some(users), Some(p)) => (users, p),
+            _ => (g, tok),
+        };
         writeln!(
             t,
             "shared_prefix = {{ groups = {g}, tokens = {tok}, assign = \"round_robin\" }}"
@@ -231,6 +289,7 @@ pub fn scenario_text(r: &Run, engine_extra: &str) -> Result<String, String> {
     if let Some(p) = &r.prefix_caching {
         writeln!(t, "prefix_caching = {}", p == "on").unwrap();
     }
+    writeln!(t, "async_scheduling = {}", async_scheduling(&r.engine)).unwrap();
     t.push_str(engine_extra);
     t.push_str("\n[[strategy]]\npools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 } ]\n[montecarlo]\nreplications = 1\nseed = 1\n");
     Ok(t)
@@ -276,10 +335,12 @@ fn levels(r: &Run, trace_text: Option<&str>) -> Result<Vec<u32>, String> {
 /// simulated queue grew through it.
 pub fn simulate_run(r: &Run, engine_extra: &str) -> Result<(Latencies, bool, Option<u64>), String> {
     let text = scenario_text(r, engine_extra)?;
-    let trace_text = r
-        .trace
-        .as_deref()
-        .and_then(|f| TRACES.iter().find(|(n, _)| *n == f).map(|(_, t)| *t));
+    let (s, records) = simulate_text(&text, &r.run)?;
+    level_result(r, &s, &records)
+}
+
+/// One history of a run's scenario: every request's record.
+fn simulate_text(text: &str, name: &str) -> Result<(Scenario, Vec<RequestRecord>), String> {
     let mut loader = |p: &str| -> Result<Vec<u8>, String> {
         TRACES
             .iter()
@@ -287,7 +348,7 @@ pub fn simulate_run(r: &Run, engine_extra: &str) -> Result<(Latencies, bool, Opt
             .map(|(_, t)| t.as_bytes().to_vec())
             .ok_or(format!("no trace {p}"))
     };
-    let s = scenario::parse(&text, &r.run, &mut loader).map_err(|e| e.to_string())?;
+    let s = scenario::parse(text, name, &mut loader).map_err(|e| e.to_string())?;
     let draws = draws_for(&s, s.montecarlo.seed, 0);
     let mut c = Collect::default();
     simulate(
@@ -299,6 +360,19 @@ pub fn simulate_run(r: &Run, engine_extra: &str) -> Result<(Latencies, bool, Opt
         &SimOptions::default(),
         &mut c,
     );
+    Ok((s, c.0))
+}
+
+/// The predicted latencies of one load level of a simulated run.
+fn level_result(
+    r: &Run,
+    s: &Scenario,
+    records: &[RequestRecord],
+) -> Result<(Latencies, bool, Option<u64>), String> {
+    let trace_text = r
+        .trace
+        .as_deref()
+        .and_then(|f| TRACES.iter().find(|(n, _)| *n == f).map(|(_, t)| *t));
     let level_of = levels(r, trace_text)?;
     // Stage windows of a staged load.
     let windows: Vec<(f64, f64)> = r
@@ -320,12 +394,13 @@ pub fn simulate_run(r: &Run, engine_extra: &str) -> Result<(Latencies, bool, Opt
     let in_level = |rec: &RequestRecord| -> bool {
         match r.load.as_str() {
             "trace" => level_of.get(rec.id as usize) == Some(&r.stage),
+            "closed_loop" => rec.arrival_s >= CLOSED_LOOP_WARMUP_S,
             _ => windows
                 .get(r.stage as usize)
                 .is_some_and(|&(a, b)| rec.arrival_s >= a && rec.arrival_s < b),
         }
     };
-    let mine: Vec<&RequestRecord> = c.0.iter().filter(|x| in_level(x)).collect();
+    let mine: Vec<&RequestRecord> = records.iter().filter(|x| in_level(x)).collect();
     let served: Vec<&&RequestRecord> = mine
         .iter()
         .filter(|x| x.end == RequestEnd::Completed)
@@ -367,7 +442,7 @@ pub fn simulate_run(r: &Run, engine_extra: &str) -> Result<(Latencies, bool, Opt
     let early = mean(&waits[..k]);
     let late = mean(&waits[waits.len() - k..]);
     let overloaded = r.load == "stages" && late > 1.0 && late > 3.0 * early;
-    let derived = derived_kv_blocks(&s);
+    let derived = derived_kv_blocks(s);
     Ok((p, overloaded, derived))
 }
 
@@ -381,20 +456,58 @@ fn derived_kv_blocks(s: &Scenario) -> Option<u64> {
     Some(f.kv_capacity_tokens / block)
 }
 
-/// Simulates every run (those the engine can simulate).
-pub fn validate(runs: &[Run], engine_extra: &str) -> Vec<Result<Row, Box<(Run, String)>>> {
+/// A load level's comparison, or the run and why it was not simulated.
+pub type RowResult = Result<Row, Box<(Run, String)>>;
+
+/// Simulates every run (those the engine can simulate). Load levels of one
+/// run share its simulation.
+pub fn validate(runs: &[Run], engine_extra: &str) -> Vec<RowResult> {
     use rayon::prelude::*;
-    runs.par_iter()
-        .map(|r| match simulate_run(r, engine_extra) {
-            Ok((predicted, simulated_overload, derived_kv_blocks)) => Ok(Row {
-                measured: Latencies::measured(r),
-                predicted,
-                simulated_overload,
-                derived_kv_blocks,
-                run: r.clone(),
-            }),
-            Err(e) => Err(Box::new((r.clone(), e))),
+    // Group the rows by the scenario they describe, in first-seen order.
+    let mut groups: Vec<(Result<String, String>, Vec<usize>)> = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        let text = scenario_text(r, engine_extra);
+        match groups.iter_mut().find(|(t, _)| t.is_ok() && *t == text) {
+            Some((_, rows)) => rows.push(i),
+            None => groups.push((text, vec![i])),
+        }
+    }
+    let mut out: Vec<Option<RowResult>> = Vec::new();
+    out.resize_with(runs.len(), || None);
+    let results: Vec<Vec<(usize, RowResult)>> = groups
+        .par_iter()
+        .map(|(text, rows)| {
+            let sim = text
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|t| simulate_text(t, &runs[rows[0]].run));
+            rows.iter()
+                .map(|&i| {
+                    let r = &runs[i];
+                    let result = sim
+                        .as_ref()
+                        .map_err(Clone::clone)
+                        .and_then(|(s, records)| level_result(r, s, records));
+                    let row = match result {
+                        Ok((predicted, simulated_overload, derived_kv_blocks)) => Ok(Row {
+                            measured: Latencies::measured(r),
+                            predicted,
+                            simulated_overload,
+                            derived_kv_blocks,
+                            run: r.clone(),
+                        }),
+                        Err(e) => Err(Box::new((r.clone(), e))),
+                    };
+                    (i, row)
+                })
+                .collect()
         })
+        .collect();
+    for (i, row) in results.into_iter().flatten() {
+        out[i] = Some(row);
+    }
+    out.into_iter()
+        .map(|r| r.expect("every row simulated"))
         .collect()
 }
 

@@ -38,6 +38,8 @@ pub enum Stream {
     ApiLatency = 9,
     /// Which shared-prefix group a request belongs to.
     PrefixGroups = 10,
+    /// Per-request latency outside the engine (front end).
+    FrontEnd = 11,
 }
 
 /// SplitMix64 finalizer: a bijective mixer with good avalanche.

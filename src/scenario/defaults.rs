@@ -56,11 +56,18 @@ pub fn vllm_max_num_seqs(large_gpu: bool) -> f64 {
 pub fn vllm_max_num_batched_tokens(large_gpu: bool) -> f64 {
     if large_gpu { 8192.0 } else { 2048.0 }
 }
-/// Engine-faithful mode: latency outside the engine's steps, added to TTFT
-/// and E2E. Measured on vLLM per-request traces (client − server times of
-/// TTFT and E2E, median 10.0–10.5 ms; requests reach the engine 8–9 ms
-/// after they are sent), not fitted.
-pub const FRONT_END_LATENCY_S: f64 = 0.010;
+/// Engine-faithful mode: latency outside the engine's steps (HTTP,
+/// tokenisation, detokenisation, streaming), added to TTFT and E2E; each
+/// request draws its own from a lognormal with this median and spread (σ of
+/// the logarithm). Measured on vLLM per-request traces, not fitted: client −
+/// server TTFT and E2E differ by a median of 10.0–10.5 ms, p90 14.5–17 ms
+/// (σ = ln(15.7 / 10.2) / 1.2816 ≈ 0.34), mean 10.8–12.3 ms.
+pub const FRONT_END_LATENCY_S: f64 = 0.0102;
+pub const FRONT_END_SPREAD: f64 = 0.34;
+/// Engine-faithful mode: vLLM schedules step k while step k − 1 runs
+/// (asynchronous scheduling, the default since vLLM 0.12): a request that
+/// arrives while a step runs waits for that step and the next.
+pub const ASYNC_SCHEDULING: bool = true;
 /// vLLM's default KV block size, tokens.
 pub const KV_BLOCK_TOKENS: f64 = 16.0;
 /// Default roofline efficiencies (docs/sources.md, "Engine defaults"): MBU

@@ -226,9 +226,13 @@ pub struct Engine {
     pub max_num_batched_tokens: Param,
     /// Engine-faithful mode: automatic prefix caching.
     pub prefix_caching: bool,
+    /// Engine-faithful mode: asynchronous scheduling (vLLM ≥ 0.12 default).
+    pub async_scheduling: bool,
     /// Engine-faithful mode: latency outside the engine's steps (HTTP,
     /// tokenization, detokenization, streaming), added to TTFT and E2E.
     pub front_end_latency_s: Param,
+    /// σ of ln(front-end latency) across requests.
+    pub front_end_spread: Param,
     pub router: RouterKind,
     pub step_time: StepTime,
 }

@@ -84,6 +84,13 @@ pub enum RawArrivals {
         stages: Vec<RawStage>,
         spacing: Option<String>,
     },
+    /// A closed loop: `concurrency` clients, each sending its next request
+    /// when the previous one is answered (after an optional think time),
+    /// as a benchmark at fixed concurrency does.
+    ClosedLoop {
+        concurrency: RawNum,
+        think_time: Option<RawDur>,
+    },
     /// i.i.d. gaps with a given rate and coefficient of variation.
     Renewal {
         rate: RawNum,
@@ -160,8 +167,12 @@ pub struct RawEngine {
     pub max_num_batched_tokens: Option<RawNum>,
     /// `admission = "vllm"`: automatic prefix caching (default true).
     pub prefix_caching: Option<bool>,
+    /// Step k is scheduled while step k − 1 runs (vLLM's default since 0.12).
+    pub async_scheduling: Option<bool>,
     /// `admission = "vllm"`: per-request latency outside the engine.
     pub front_end_latency: Option<RawDur>,
+    /// σ of the logarithm of each request's front-end latency (0: fixed).
+    pub front_end_spread: Option<RawNum>,
     pub router: Option<String>,
     pub step_time: Option<RawStepTime>,
 }

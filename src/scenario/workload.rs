@@ -53,6 +53,12 @@ pub enum Arrivals {
         cv: Param,
         family: RenewalFamily,
     },
+    /// Fixed concurrency: each client sends again `think_s` after its
+    /// previous request is answered (demand_scale scales the clients).
+    ClosedLoop {
+        clients: Param,
+        think_s: Param,
+    },
     /// (rate, duration) stages back to back.
     Stages {
         stages: Vec<(Param, Param)>,

@@ -63,6 +63,8 @@ pub struct InFlight {
     pub(crate) registered: u32,
     /// Engine-faithful mode: admission order on its replica (renewed on readmission).
     pub(crate) order: u64,
+    /// When it joined its replica's queue (asynchronous scheduling).
+    pub(crate) queued_s: Seconds,
 }
 
 impl InFlight {
@@ -89,6 +91,7 @@ impl InFlight {
             blocks: Vec::new(),
             registered: 0,
             order: 0,
+            queued_s: r.arrival_s,
         }
     }
 

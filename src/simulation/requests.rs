@@ -15,7 +15,9 @@ impl<O: Observer> Sim<'_, O> {
             }
             None => {
                 self.arrivals.pending = None;
-                self.arrivals.done = true;
+                // A closed loop's clients send again when answered.
+                self.arrivals.done =
+                    !(self.arrivals.source.awaits_departures() && self.now < self.horizon_s);
             }
         }
     }
@@ -100,6 +102,7 @@ impl<O: Observer> Sim<'_, O> {
 
     pub(super) fn assign(&mut self, r: usize, slot: Slot) {
         self.table[slot].replica = r as u32;
+        self.table[slot].queued_s = self.now;
         let rep = &mut self.replicas[r];
         rep.engine.enqueue(slot);
         if rep.idle_armed {
@@ -161,7 +164,8 @@ impl<O: Observer> Sim<'_, O> {
             end,
             restarts: r.restarts,
             front_end_s: if end == RequestEnd::Completed {
-                self.engines.front_end_s[self.replicas[r.replica as usize].pool]
+                self.engines.front_end[self.replicas[r.replica as usize].pool]
+                    .sample(&mut self.rngs.front_end)
             } else {
                 0.0
             },
@@ -170,6 +174,15 @@ impl<O: Observer> Sim<'_, O> {
             .then(|| (self.api.latency.sample(&mut self.rngs.api), self.api.tpot_s));
         self.observer.on_request(&record);
         self.builder.on_departure(&record, api);
+        if self.arrivals.source.awaits_departures() {
+            // The client sees the answer after the front end.
+            self.arrivals
+                .source
+                .client_returns(self.now + record.front_end_s);
+            if self.arrivals.pending.is_none() && !self.arrivals.done {
+                self.next_arrival();
+            }
+        }
         self.table.release(slot);
         self.account(self.now);
         self.acct.ready_seconds_at_last_departure =

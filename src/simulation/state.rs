@@ -2,13 +2,14 @@
 //! a scenario, a strategy and a replication's draws.
 
 use super::*;
+use rand::RngExt;
 
 /// Batching limits, step-time model, GPUs per replica and front-end
 /// latency of an engine.
 pub(super) fn replica_engine(
     engine: &crate::scenario::Engine,
     draws: &Draws,
-) -> (ReplicaConfig, StepModel, f64, Seconds) {
+) -> (ReplicaConfig, StepModel, f64, FrontEnd) {
     let figures = EngineFigures::new(engine, draws);
     let chunk = engine.chunked_prefill_tokens.value(draws).round() as u32;
     let block = engine.kv_block_tokens.value(draws).round().max(1.0) as u32;
@@ -23,18 +24,22 @@ pub(super) fn replica_engine(
                 as u32,
             block_tokens: block,
             prefix_caching: engine.prefix_caching,
+            async_scheduling: engine.async_scheduling,
         }),
     };
-    let front_end_s = if vllm {
-        engine.front_end_latency_s.value(draws)
+    let front_end = if vllm {
+        FrontEnd {
+            median_s: engine.front_end_latency_s.value(draws),
+            spread: engine.front_end_spread.value(draws),
+        }
     } else {
-        0.0
+        FrontEnd::NONE
     };
     (
         cfg,
         StepModel::new(engine, draws),
         figures.tensor_parallel,
-        front_end_s,
+        front_end,
     )
 }
 
@@ -102,7 +107,7 @@ pub(super) struct PoolEngines {
     pub(super) steps: Vec<StepModel>,
     pub(super) configs: Vec<ReplicaConfig>,
     /// Latency outside the engine, added to each served request's TTFT and E2E.
-    pub(super) front_end_s: Vec<Seconds>,
+    pub(super) front_end: Vec<FrontEnd>,
     /// Prefix hashes of the trace's rows, for the prefix cache.
     pub(super) hashes: HashPool,
     /// Every pool runs the same engine (routing need not check fit).
@@ -146,6 +151,31 @@ pub(super) struct FleetRngs {
     pub(super) cold_start: SimRng,
     pub(super) interruption: SimRng,
     pub(super) api: SimRng,
+    pub(super) front_end: SimRng,
+}
+
+/// A pool's latency outside the engine: lognormal across requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct FrontEnd {
+    pub(super) median_s: Seconds,
+    /// σ of the logarithm; 0 for a fixed latency.
+    pub(super) spread: f64,
+}
+
+impl FrontEnd {
+    pub(super) const NONE: FrontEnd = FrontEnd {
+        median_s: 0.0,
+        spread: 0.0,
+    };
+
+    pub(super) fn sample(&self, rng: &mut SimRng) -> Seconds {
+        if self.spread > 0.0 && self.median_s > 0.0 {
+            let z: f64 = rng.sample(rand_distr::StandardNormal);
+            self.median_s * (self.spread * z).exp()
+        } else {
+            self.median_s
+        }
+    }
 }
 
 /// Integrals and counters behind the fleet metrics.
@@ -196,12 +226,12 @@ impl<'a, O: Observer> Sim<'a, O> {
         let mut pool_cfgs = Vec::with_capacity(st.pools.len());
         let mut steps = Vec::with_capacity(st.pools.len());
         let mut pools = Vec::with_capacity(st.pools.len());
-        let mut front_end_s = Vec::with_capacity(st.pools.len());
+        let mut front_ends = Vec::with_capacity(st.pools.len());
         for p in &st.pools {
             let (cfg, step, gpus, front_end) = replica_engine(&p.engine, draws);
             pool_cfgs.push(cfg);
             steps.push(step);
-            front_end_s.push(front_end);
+            front_ends.push(front_end);
             pools.push(PoolRuntime::new(p, gpus, draws));
         }
         let uniform_engines = pool_cfgs.windows(2).all(|w| w[0] == w[1]);
@@ -238,7 +268,7 @@ impl<'a, O: Observer> Sim<'a, O> {
             engines: PoolEngines {
                 steps,
                 configs: pool_cfgs,
-                front_end_s,
+                front_end: front_ends,
                 hashes: match &scenario.workload.arrivals {
                     crate::scenario::Arrivals::Trace { trace, .. } => HashPool {
                         hashes: trace.hash_pool.clone(),
@@ -270,6 +300,7 @@ impl<'a, O: Observer> Sim<'a, O> {
                 cold_start: stream(seed, replication, Stream::ColdStart),
                 interruption: stream(seed, replication, Stream::Interruptions),
                 api: stream(seed, replication, Stream::ApiLatency),
+                front_end: stream(seed, replication, Stream::FrontEnd),
             },
             acct: Accounting {
                 last_s: 0.0,

@@ -43,6 +43,12 @@ pub enum ArrivalProcess {
         /// Multiplies trace times: time_scale / (rate_scale × demand_scale).
         time_factor: f64,
     },
+    /// Closed loop: the times at which clients send their next request, in
+    /// order (sends are queued by `client_returns`).
+    ClosedLoop {
+        think_s: Seconds,
+        sends: std::collections::VecDeque<Seconds>,
+    },
     Stages {
         /// (start, end, rate) of each stage, back to back.
         stages: Vec<(Seconds, Seconds, f64)>,
@@ -167,6 +173,14 @@ impl ArrivalProcess {
                 };
                 ArrivalProcess::Renewal { gaps }
             }
+            Arrivals::ClosedLoop { clients, think_s } => {
+                let n = (clients.value(draws) * demand_scale).round().max(0.0) as usize;
+                // Every client sends its first request at time 0.
+                ArrivalProcess::ClosedLoop {
+                    think_s: think_s.value(draws),
+                    sends: std::iter::repeat_n(0.0, n).collect(),
+                }
+            }
             Arrivals::Stages { stages, spacing } => {
                 let mut start = 0.0;
                 let stages = stages
@@ -213,6 +227,21 @@ impl ArrivalProcess {
                 (mean * (1.0 + (p2m - 1.0) * (2.0 * PI * (h - peak) / 24.0).cos())).max(0.0)
             }
         }
+    }
+
+    /// Closed loop: a client got its answer at `t` and sends again after its
+    /// think time. Other processes ignore answers.
+    pub fn client_returns(&mut self, t: Seconds) {
+        if let ArrivalProcess::ClosedLoop { think_s, sends } = self {
+            // Answers come in time order, so the queue stays sorted.
+            sends.push_back(t + *think_s);
+        }
+    }
+
+    /// Whether arrivals depend on departures (more may come after `next`
+    /// returned `None`).
+    pub fn awaits_departures(&self) -> bool {
+        matches!(self, ArrivalProcess::ClosedLoop { .. })
     }
 
     /// The next arrival strictly after the previous one (at `last`), if it
@@ -288,6 +317,7 @@ impl ArrivalProcess {
                 };
                 last + gap
             }
+            ArrivalProcess::ClosedLoop { sends, .. } => sends.pop_front()?,
             ArrivalProcess::Stages {
                 stages,
                 spacing,

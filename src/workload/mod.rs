@@ -104,6 +104,16 @@ impl TrafficSource {
         }
     }
 
+    /// Closed loop: the client of a request answered at `t` sends again.
+    pub fn client_returns(&mut self, t: Seconds) {
+        self.process.client_returns(t);
+    }
+
+    /// Whether more requests may follow answers (closed loop).
+    pub fn awaits_departures(&self) -> bool {
+        self.process.awaits_departures()
+    }
+
     /// The next request, or `None` once arrivals have stopped (the horizon).
     pub fn next_request(&mut self) -> Option<Request> {
         let (t, row) = self

@@ -20,7 +20,9 @@ impl Resolver<'_, '_, '_> {
             chunked_prefill_tokens: None,
             max_num_batched_tokens: None,
             prefix_caching: None,
+            async_scheduling: None,
             front_end_latency: None,
+            front_end_spread: None,
             router: None,
             step_time: None,
         });
@@ -93,7 +95,9 @@ impl Resolver<'_, '_, '_> {
                 raw.max_num_batched_tokens.is_some(),
             ),
             ("prefix_caching", raw.prefix_caching.is_some()),
+            ("async_scheduling", raw.async_scheduling.is_some()),
             ("front_end_latency", raw.front_end_latency.is_some()),
+            ("front_end_spread", raw.front_end_spread.is_some()),
         ];
         for (key, given) in if vllm {
             &only_reference[..]
@@ -107,7 +111,7 @@ impl Resolver<'_, '_, '_> {
                     if vllm {
                         "no chunked_prefill_tokens with admission = \"vllm\" (it always chunks, within max_num_batched_tokens)"
                     } else {
-                        "max_num_batched_tokens, prefix_caching and front_end_latency only with admission = \"vllm\""
+                        "max_num_batched_tokens, prefix_caching, async_scheduling, front_end_latency and front_end_spread only with admission = \"vllm\""
                     },
                     None,
                 ));
@@ -161,6 +165,12 @@ impl Resolver<'_, '_, '_> {
             raw.front_end_latency.as_ref(),
             defaults::FRONT_END_LATENCY_S,
             Allowed::between(0.0, 60.0),
+        )?;
+        let front_end_spread = self.num_or(
+            &format!("{F}.front_end_spread"),
+            raw.front_end_spread.as_ref(),
+            defaults::FRONT_END_SPREAD,
+            Allowed::between(0.0, 3.0),
         )?;
         let router = match raw.router.as_deref() {
             None => RouterKind::LeastLoaded,
@@ -269,7 +279,9 @@ impl Resolver<'_, '_, '_> {
             chunked_prefill_tokens: chunked,
             max_num_batched_tokens,
             prefix_caching: raw.prefix_caching.unwrap_or(true),
+            async_scheduling: raw.async_scheduling.unwrap_or(defaults::ASYNC_SCHEDULING),
             front_end_latency_s,
+            front_end_spread,
             router,
             step_time,
         };

@@ -211,6 +211,27 @@ impl Resolver<'_, '_, '_> {
                     .collect::<R<Vec<_>>>()?;
                 Arrivals::Stages { stages, spacing }
             }
+            RawArrivals::ClosedLoop {
+                concurrency,
+                think_time,
+            } => Arrivals::ClosedLoop {
+                clients: self.num(
+                    &format!("{F}.concurrency"),
+                    &concurrency,
+                    Allowed {
+                        max: 1e6,
+                        ..Allowed::POSITIVE_COUNT
+                    },
+                )?,
+                think_s: match &think_time {
+                    Some(t) => self.dur(
+                        &format!("{F}.think_time"),
+                        t,
+                        Allowed::between(0.0, defaults::MAX_HORIZON_S),
+                    )?,
+                    None => Param::Fixed(0.0),
+                },
+            },
             RawArrivals::Renewal { rate, cv, family } => {
                 let family = match family.as_deref() {
                     None | Some("gamma") => RenewalFamily::Gamma,

@@ -48,6 +48,37 @@ pub struct VllmLimits {
     pub max_num_batched_tokens: u32,
     pub block_tokens: u32,
     pub prefix_caching: bool,
+    /// Asynchronous scheduling (vLLM ≥ 0.12's default): step k is formed
+    /// while step k − 1 runs, so it only admits requests queued by the
+    /// start of step k − 1.
+    pub async_scheduling: bool,
+}
+
+/// Times of the last step, for asynchronous scheduling: a request queued
+/// after `start` is invisible to the step that follows it back to back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LastStep {
+    pub start: Seconds,
+    pub end: Seconds,
+}
+
+impl LastStep {
+    pub const NONE: LastStep = LastStep {
+        start: f64::NEG_INFINITY,
+        end: f64::NEG_INFINITY,
+    };
+
+    /// The latest queueing time a step formed at `now` can see: with
+    /// asynchronous scheduling and running work in the step, the start of
+    /// the previous step if it ended just now; otherwise `now` (an idle
+    /// engine schedules at once).
+    pub fn cutoff(&self, now: Seconds, limits: &VllmLimits, has_running_work: bool) -> Seconds {
+        if limits.async_scheduling && has_running_work && self.end == now {
+            self.start
+        } else {
+            now
+        }
+    }
 }
 
 /// Where the prefix hashes of trace rows live, and the tokens each names.
@@ -131,6 +162,7 @@ pub struct VllmReplica {
     step_decoding: u64,
     step_decode_context: u64,
     busy: bool,
+    last: LastStep,
     /// Scratch buffers.
     needs: Vec<(u64, Slot)>,
     hits: Vec<u32>,
@@ -167,6 +199,7 @@ impl VllmReplica {
             step_decoding: 0,
             step_decode_context: 0,
             busy: false,
+            last: LastStep::NONE,
             needs: Vec::new(),
             hits: Vec::new(),
             ended: Vec::new(),
@@ -399,7 +432,9 @@ impl VllmReplica {
             self.boundary.pop();
         }
         if !preempted {
-            self.admit(now, budget - used, table);
+            let running_work = !self.chunks.is_empty() || self.step_decoding > 0;
+            let cutoff = self.last.cutoff(now, &self.limits, running_work);
+            self.admit(now, cutoff, budget - used, table);
         }
         if self.chunks.is_empty() && self.step_decoding == 0 {
             return None;
@@ -421,6 +456,10 @@ impl VllmReplica {
         let t = step.iteration_s(&load);
         debug_assert!(t.is_finite() && t >= 0.0, "bad step time {t}");
         self.busy = true;
+        self.last = LastStep {
+            start: now,
+            end: now + t,
+        };
         self.stats.busy_s += t;
         self.stats.batch_seconds += t * (self.step_decoding + self.chunks.len() as u64) as f64;
         self.stats.iterations += 1;
@@ -545,11 +584,12 @@ impl VllmReplica {
         self.boundary.push(Reverse((at, r.order, slot, r.epoch)));
     }
 
-    /// Admits waiting requests while the budget and the blocks allow.
-    fn admit(&mut self, now: Seconds, mut left: u64, table: &mut RequestTable) {
+    /// Admits waiting requests queued by `cutoff` while the budget and the
+    /// blocks allow.
+    fn admit(&mut self, now: Seconds, cutoff: Seconds, mut left: u64, table: &mut RequestTable) {
         let block = self.limits.block_tokens;
         while let Some(&slot) = self.waiting.front() {
-            if left == 0 || self.running >= self.max_num_seqs {
+            if left == 0 || self.running >= self.max_num_seqs || table[slot].queued_s > cutoff {
                 break;
             }
             let target = table[slot].prompt_tokens + table[slot].generated;

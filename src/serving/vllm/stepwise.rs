@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use super::blocks::BlockPool;
-use super::{HashPool, VllmLimits, block_key};
+use super::{HashPool, LastStep, VllmLimits, block_key};
 use crate::serving::inflight::{Phase, RequestTable, Slot};
 use crate::serving::replica::ReplicaStats;
 use crate::serving::step_time::{IterationLoad, StepModel};
@@ -26,6 +26,7 @@ pub struct StepwiseVllm {
     /// Scratch: cached blocks found for the request being admitted.
     hits: Vec<u32>,
     busy: bool,
+    last: LastStep,
     pub stats: ReplicaStats,
 }
 
@@ -48,6 +49,7 @@ impl StepwiseVllm {
             scheduled: Vec::new(),
             hits: Vec::new(),
             busy: false,
+            last: LastStep::NONE,
             stats: ReplicaStats::default(),
         }
     }
@@ -196,8 +198,14 @@ impl StepwiseVllm {
             i += 1;
         }
         if !preempted {
+            let cutoff = self
+                .last
+                .cutoff(now, &self.limits, !self.scheduled.is_empty());
             while let Some(&slot) = self.waiting.front() {
-                if budget == 0 || self.running.len() as u32 >= self.max_num_seqs {
+                if budget == 0
+                    || self.running.len() as u32 >= self.max_num_seqs
+                    || table[slot].queued_s > cutoff
+                {
                     break;
                 }
                 let target = table[slot].prompt_tokens + table[slot].generated;
@@ -272,6 +280,10 @@ impl StepwiseVllm {
         let t = step.iteration_s(&load);
         debug_assert!(t.is_finite() && t >= 0.0, "bad step time {t}");
         self.busy = true;
+        self.last = LastStep {
+            start: now,
+            end: now + t,
+        };
         self.stats.busy_s += t;
         self.stats.batch_seconds += t * self.scheduled.len() as f64;
         self.stats.iterations += 1;
