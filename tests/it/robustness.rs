@@ -152,6 +152,9 @@ fn light(s: &fleetsim::scenario::Scenario) -> bool {
         } => v(mean_rate) * v(peak_to_mean),
         Arrivals::Stages { stages, .. } => stages.iter().map(|(r, _)| v(r)).fold(0.0, f64::max),
         Arrivals::Trace { .. } => 0.0,
+        // Each client sends about once per request's latency: count a
+        // client as one request per second.
+        Arrivals::ClosedLoop { clients, .. } => v(clients),
     } * v(&s.demand_scale);
     let max_len = |d: &Option<LengthDist>| match d {
         Some(LengthDist::Fixed(p)) => v(p),
