@@ -254,18 +254,33 @@ struct SmallVllm {
     groups: u32,
     prefix_tokens: u32,
     caching: bool,
+    asynchronous: bool,
+    front_end_spread: f64,
 }
 
 fn small_vllm() -> impl Strategy<Value = SmallVllm> {
-    (small(), 1u32..300, 0u32..4, 0u32..200, any::<bool>()).prop_map(
-        |(base, budget, groups, prefix_tokens, caching)| SmallVllm {
-            base,
-            budget,
-            groups,
-            prefix_tokens,
-            caching,
-        },
+    (
+        small(),
+        1u32..300,
+        0u32..4,
+        0u32..200,
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![Just(0.0), Just(0.34)],
     )
+        .prop_map(
+            |(base, budget, groups, prefix_tokens, caching, asynchronous, front_end_spread)| {
+                SmallVllm {
+                    base,
+                    budget,
+                    groups,
+                    prefix_tokens,
+                    caching,
+                    asynchronous,
+                    front_end_spread,
+                }
+            },
+        )
 }
 
 fn toml_vllm(c: &SmallVllm) -> String {
@@ -283,8 +298,15 @@ fn toml_vllm(c: &SmallVllm) -> String {
         String::new()
     };
     let engine = format!(
-        "{prefix}[engine]\nadmission = \"vllm\"\nmax_batch = {}\nkv_capacity_tokens = {}\nkv_block_tokens = {}\nmax_num_batched_tokens = {}\nprefix_caching = {}\nfront_end_latency = 0.004\nrouter = \"{}\"\nstep_time = {{ model = \"linear\", fixed_s = 0.003, prefill_per_token_s = 1e-5, decode_per_seq_s = 2e-4, kv_per_token_s = 1e-7 }}\n",
-        b.max_batch, b.kv, b.block, c.budget, c.caching, b.router
+        "{prefix}[engine]\nadmission = \"vllm\"\nmax_batch = {}\nkv_capacity_tokens = {}\nkv_block_tokens = {}\nmax_num_batched_tokens = {}\nprefix_caching = {}\nasync_scheduling = {}\nfront_end_latency = 0.004\nfront_end_spread = {}\nrouter = \"{}\"\nstep_time = {{ model = \"linear\", fixed_s = 0.003, prefill_per_token_s = 1e-5, decode_per_seq_s = 2e-4, kv_per_token_s = 1e-7 }}\n",
+        b.max_batch,
+        b.kv,
+        b.block,
+        c.budget,
+        c.caching,
+        c.asynchronous,
+        c.front_end_spread,
+        b.router
     );
     format!("{}{engine}{}", &reference[..start], &reference[end..])
 }

@@ -12,8 +12,15 @@ use fleetsim::metrics::Metric;
 /// (admit, first token, done) per request, in id order.
 type Expect = [(f64, f64, f64)];
 
-/// Runs inline requests through one replica and checks every time.
+/// Runs inline requests through one replica and checks every time. The
+/// traces are worked out for synchronous scheduling unless the engine says.
 fn run_trace(engine: &str, workload_extra: &str, requests: &str, expect: &Expect) {
+    let sync = if engine.contains("async_scheduling") {
+        ""
+    } else {
+        "async_scheduling = false\n"
+    };
+    let engine = format!("{sync}{engine}");
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "name = \"ef\"\nhorizon = \"1h\"\n[workload]\narrivals = {{ process = \"trace\", requests = {requests} }}\n{workload_extra}\n[engine]\nadmission = \"vllm\"\n{engine}\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 }} ]\n"
@@ -52,6 +59,36 @@ fn run_trace(engine: &str, workload_extra: &str, requests: &str, expect: &Expect
 
 /// Every step takes 1 s plus 0.1 s per prompt token computed; no front end.
 const SLOW_STEPS: &str = "front_end_latency = 0\nstep_time = { model = \"linear\", fixed_s = 1.0, prefill_per_token_s = 0.1 }";
+
+#[test]
+fn asynchronous_scheduling_makes_an_arrival_wait_one_more_step_when_busy() {
+    // Steps take 1 s plus 0.1 s per prompt token. A (P = 1, O = 4) at 0;
+    // B (P = 1, O = 1) at 0.5, while step 1 runs; C (P = 1, O = 1) at 10,
+    // when the replica is idle.
+    // Synchronous: step 2 [1.1, 2.2] holds A's 2nd token and B's prompt (B
+    // done at 2.2); A's 3rd at 3.2, 4th (done) at 4.2.
+    // Asynchronous: step 2 was formed at 0, while step 1 ran, before B came:
+    // [1.1, 2.1] holds A alone; B joins step 3 [2.1, 3.2] (done at 3.2);
+    // A's 4th token at 4.2. C finds the replica idle: no wait in either.
+    let engine = |asynchronous: bool| {
+        format!(
+            "async_scheduling = {asynchronous}\nmax_batch = 8\nmax_num_batched_tokens = 64\nkv_block_tokens = 4\nkv_capacity_tokens = 1000\nprefix_caching = false\n{SLOW_STEPS}"
+        )
+    };
+    let requests = "[[0.0, 1, 4], [0.5, 1, 1], [10.0, 1, 1]]";
+    run_trace(
+        &engine(false),
+        "",
+        requests,
+        &[(0.0, 1.1, 4.2), (1.1, 2.2, 2.2), (10.0, 11.1, 11.1)],
+    );
+    run_trace(
+        &engine(true),
+        "",
+        requests,
+        &[(0.0, 1.1, 4.2), (2.1, 3.2, 3.2), (10.0, 11.1, 11.1)],
+    );
+}
 
 #[test]
 fn the_token_budget_goes_to_running_requests_first() {
@@ -116,7 +153,7 @@ fn preemption_frees_the_newest_request_and_it_recomputes() {
     // 4 blocks of 2 tokens (8 tokens of KV), every step 1 s. A and B
     // (P = 2, O = 5) both arrive at 0; A is admitted first.
     let dir = tempfile::tempdir().unwrap();
-    let text = "name = \"pre\"\nhorizon = \"1h\"\n[workload]\narrivals = { process = \"trace\", requests = [[0.0, 2, 5], [0.0, 2, 5]] }\n[engine]\nadmission = \"vllm\"\nmax_batch = 8\nmax_num_batched_tokens = 100\nkv_block_tokens = 2\nkv_capacity_tokens = 8\nprefix_caching = false\nfront_end_latency = 0\nstep_time = { model = \"linear\", fixed_s = 1.0 }\n[[strategy]]\npools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 } ]\n";
+    let text = "name = \"pre\"\nhorizon = \"1h\"\n[workload]\narrivals = { process = \"trace\", requests = [[0.0, 2, 5], [0.0, 2, 5]] }\n[engine]\nadmission = \"vllm\"\nmax_batch = 8\nmax_num_batched_tokens = 100\nkv_block_tokens = 2\nkv_capacity_tokens = 8\nprefix_caching = false\nasync_scheduling = false\nfront_end_latency = 0\nstep_time = { model = \"linear\", fixed_s = 1.0 }\n[[strategy]]\npools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 } ]\n";
     let s = scenario_in(text, dir.path());
     let (out, recs) = records(&s, 0, &Default::default());
     // step 1 [0, 1]: both prompts (1 block each); first tokens at 1.

@@ -287,3 +287,38 @@ fn shipped_public_traces_load_whole() {
         assert!(span > 590.0 && span < 3700.0, "{path}: spans {span} s");
     }
 }
+
+#[test]
+fn a_closed_loop_keeps_its_clients_busy() {
+    // 7 clients, 0.3 s think time, one replica that batches at most 3: the
+    // clients queue, and the interactive response-time law N = X (R + Z)
+    // must hold (throughput X, mean response R, think time Z).
+    let text = "name = \"cl\"\nhorizon = \"2000s\"\n[workload]\narrivals = { process = \"closed_loop\", concurrency = 7, think_time = \"300ms\" }\nprompt_tokens = 10\noutput_tokens = 5\n[engine]\nadmission = \"reserve\"\nchunked_prefill_tokens = 0\nmax_batch = 3\nkv_capacity_tokens = 100000000\nstep_time = { model = \"linear\", fixed_s = 0.05, decode_per_seq_s = 0.01 }\n[[strategy]]\npools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 } ]\n";
+    let s = scenario(text);
+    let (_, recs) = records(&s, 0, &SimOptions::default());
+    let think = 0.3;
+    // Exactly: 7 sends at 0, and every later send is an answer + think time.
+    let mut sends: Vec<f64> = recs.iter().map(|r| r.arrival_s).collect();
+    sends.sort_by(f64::total_cmp);
+    assert!(sends[..7].iter().all(|&t| t == 0.0) && sends[7] > 0.0);
+    let mut answers: Vec<f64> = recs
+        .iter()
+        .map(|r| r.done_s + think)
+        .filter(|&t| t < 2000.0)
+        .collect();
+    answers.sort_by(f64::total_cmp);
+    assert_eq!(sends.len() - 7, answers.len());
+    for (a, b) in sends[7..].iter().zip(&answers) {
+        close(*a, *b, 1e-9, "a client sends again after its think time");
+    }
+    // The law, over the requests sent in [200 s, 1800 s).
+    let window: Vec<_> = recs
+        .iter()
+        .filter(|r| r.arrival_s >= 200.0 && r.arrival_s < 1800.0)
+        .collect();
+    let x = window.len() as f64 / 1600.0;
+    let r = window.iter().map(|r| r.done_s - r.arrival_s).sum::<f64>() / window.len() as f64;
+    // Queueing happened (7 clients, 3 batch slots), so the check is not trivial.
+    assert!(r > 0.05 + 4.0 * 0.06, "response {r} s shows no queueing");
+    close(x * (r + think), 7.0, 0.01 * 7.0, "N = X (R + Z)");
+}
