@@ -68,6 +68,16 @@ pub const FRONT_END_SPREAD: f64 = 0.34;
 /// (asynchronous scheduling, the default since vLLM 0.12): a request that
 /// arrives while a step runs waits for that step and the next.
 pub const ASYNC_SCHEDULING: bool = true;
+/// Engine-faithful mode: bytes CUDA reports per marketed GB of GPU memory.
+/// Memory is marketed in binary units (an "80 GB" H100 holds 80 GiB), and
+/// CUDA shows 81,559 of its 81,920 MiB (the driver keeps the rest).
+pub const GPU_VISIBLE_BYTES_PER_GB: f64 = 1_073_741_824.0 * 81_559.0 / 81_920.0;
+/// Engine-faithful mode: memory vLLM keeps on each GPU beside weights and KV
+/// cache (peak activations of its profiling pass, CUDA graphs, sampler and
+/// communication buffers). The median of what 13 H100 runs imply (their
+/// reported KV blocks against their weights; 0.7–2.0 GB, more with large
+/// vocabularies and token budgets), not a fitted constant.
+pub const ENGINE_RESERVE_BYTES_PER_GPU: f64 = 1.7e9;
 /// vLLM's default KV block size, tokens.
 pub const KV_BLOCK_TOKENS: f64 = 16.0;
 /// Default roofline efficiencies (docs/sources.md, "Engine defaults"): MBU
@@ -77,14 +87,18 @@ pub const MFU: f64 = 0.35;
 pub const MBU: f64 = 0.7;
 pub const OVERHEAD_S: f64 = 0.0015;
 
-/// The calibrated step model's constants (the default step model), fitted
-/// to vLLM V1 on H100 (validation/, README "Fidelity").
+/// The calibrated step model's constants (docs/model.md, "The calibrated
+/// step model"): fitted with `fleetsim calibrate --runs shipped --dataset
+/// A,C --fit mfu,mbu,overhead_s,per_seq_s,allreduce_hop_s` to the 39 `ok`
+/// load levels of vLLM 0.15 / recent vLLM on H100 in validation/runs.csv
+/// (README "Fidelity" gives the residuals). `moe_gemm_efficiency` is not
+/// fitted (no run in the data computes large MoE prefills) and stays 1.
 pub const CALIBRATED: super::engine::CalibratedConstants = super::engine::CalibratedConstants {
-    mfu: 0.6,
-    mbu: 0.85,
-    overhead_s: 0.001,
-    per_seq_s: 0.0,
-    allreduce_hop_s: 2e-6,
+    mfu: 0.653,
+    mbu: 0.810,
+    overhead_s: 1.29e-3,
+    per_seq_s: 1.9e-6,
+    allreduce_hop_s: 3.77e-6,
     moe_gemm_efficiency: 1.0,
 };
 /// Default all-reduce latency of a custom GPU (PCIe-class link), µs.

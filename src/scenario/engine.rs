@@ -266,7 +266,14 @@ impl EngineFigures {
         let weight_bytes = m.params_b * 1e9 * bytes;
         let expert_weight_bytes = m.expert_params_b * 1e9 * bytes;
         let kv_bytes_per_token = m.layers * m.kv_values_per_layer * engine.kv_bytes;
-        let usable = tp * engine.gpu.memory_gb * 1e9 * gmu;
+        let usable = if engine.admission == Admission::Vllm {
+            // As vLLM sizes its cache: the memory CUDA reports, × utilization,
+            // minus what the engine keeps beside weights and KV.
+            tp * (engine.gpu.memory_gb * super::defaults::GPU_VISIBLE_BYTES_PER_GB * gmu
+                - super::defaults::ENGINE_RESERVE_BYTES_PER_GPU)
+        } else {
+            tp * engine.gpu.memory_gb * 1e9 * gmu
+        };
         let derived = ((usable - weight_bytes) / kv_bytes_per_token).floor();
         let capacity = match engine.kv_capacity_tokens {
             Some(p) => p.value(draws).round().max(1.0) as u64,
