@@ -19,4 +19,5 @@ mod resolve;
 mod robustness;
 mod roofline;
 mod snapshots;
+mod validation;
 mod workloads;

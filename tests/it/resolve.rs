@@ -78,10 +78,12 @@ fn a_custom_model_table_needs_every_figure_and_is_used() {
     let f = EngineFigures::new(&s.engine, &Default::default());
     assert_eq!(f.weight_bytes, 1e9);
     assert_eq!(f.kv_bytes_per_token, 16.0 * 2.0 * 4.0 * 64.0);
-    // H100: 80 GB × 0.9 − 1 GB of weights, over 8,192 B per token.
+    // H100 as vLLM sizes it (the default mode): CUDA reports
+    // 80 × 1,069,010,124.8 B, × 0.9, minus the 1.7 GB engine reserve and
+    // 1 GB of weights, over 8,192 B per token.
     assert_eq!(
         f.kv_capacity_tokens,
-        ((72e9 - 1e9) / 8192.0f64).floor() as u64
+        ((80.0 * 1_069_010_124.8 * 0.9 - 1.7e9 - 1e9) / 8192.0f64).floor() as u64
     );
 }
 
@@ -132,7 +134,8 @@ fn a_custom_gpu_table_needs_its_figures_and_is_used() {
         )));
         names(&e, &format!("engine.gpu.{missing}"), Some(7));
     }
-    // 24 GB × 0.9 − 8.03 GB of FP8 weights, over 64 KiB per token.
+    // 24 GB (as CUDA reports it) × 0.9 − 1.7 GB reserved − 8.03 GB of FP8
+    // weights, over 64 KiB per token.
     let s = parse_text(&with_engine(&format!(
         "model = \"llama-3.1-8b\"\nprecision = \"fp8\"\ntensor_parallel = 1\n{full}"
     )))
@@ -142,7 +145,7 @@ fn a_custom_gpu_table_needs_its_figures_and_is_used() {
     let f = EngineFigures::new(&s.engine, &Default::default());
     assert_eq!(
         f.kv_capacity_tokens,
-        ((24e9 * 0.9 - 8.03e9) / 65_536.0f64).floor() as u64
+        ((24.0 * 1_069_010_124.8 * 0.9 - 1.7e9 - 8.03e9) / 65_536.0f64).floor() as u64
     );
     // A preset with one figure overridden.
     let s = parse_text(&with_engine(

@@ -216,17 +216,23 @@ mod tests {
 
     #[test]
     fn kv_capacity_matches_hand_derivation() {
-        // Worked example: 70B FP8 on 2×H100 at 0.9 leaves ≈ 144 − 71 GB for KV,
-        // ≈ 448k tokens at 160 KiB each (≈ 420–430k if ~4 GB of activations were
-        // reserved, which fleetsim does not do).
-        let e = engine(
-            "model = \"llama-3.1-70b\"\ngpu = \"h100-sxm\"\nprecision = \"fp8\"\ntensor_parallel = 2",
-        );
+        // Reference modes (docs/model.md, "KV capacity"): 70B FP8 on 2×H100 at 0.9 leaves
+        // 2 × 80 GB × 0.9 − 70.6 GB for KV, at 160 KiB per token.
+        let model = "model = \"llama-3.1-70b\"\ngpu = \"h100-sxm\"\nprecision = \"fp8\"\ntensor_parallel = 2";
+        let e = engine(&format!(
+            "admission = \"reserve\"\nchunked_prefill_tokens = 0\n{model}"
+        ));
         let f = EngineFigures::new(&e, &Draws::default());
         assert_eq!(f.kv_bytes_per_token, 163_840.0);
         let expect: f64 = ((2.0 * 80e9 * 0.9) - 70.6e9) / 163_840.0;
         assert_eq!(f.kv_capacity_tokens, expect.floor() as u64);
-        assert!((430_000..460_000).contains(&f.kv_capacity_tokens));
+        // Engine-faithful mode, as vLLM sizes it: CUDA reports 81,559 MiB of
+        // the 80 GiB, × 0.9, minus 1.7 GB per GPU, minus the weights:
+        // 2 × (85,520,809,984 × 0.9 − 1.7e9) − 70.6e9 = 79,937,457,971 bytes
+        // = 487,899 tokens.
+        let e = engine(model);
+        let f = EngineFigures::new(&e, &Draws::default());
+        assert_eq!(f.kv_capacity_tokens, 487_899);
     }
 
     #[test]
