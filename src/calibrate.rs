@@ -1,16 +1,18 @@
-//! `fleetsim calibrate`: fit the roofline efficiencies (mfu, mbu, per-step
+//! `fleetsim calibrate`: fit a step model's efficiencies (mfu, mbu, per-step
 //! overhead) to measured throughput, such as "33 tokens/s single stream,
-//! 620 tokens/s at 100 concurrent".
+//! 620 tokens/s at 100 concurrent". The step model is the engine's: the
+//! calibrated model (its other constants keep their values) or the
+//! roofline.
 //!
 //! Each measurement is reproduced by a closed loop on one replica: `c`
 //! requests of ISL/OSL always in flight (a finished request is replaced at
 //! once), started staggered so the batch is not in lockstep; throughput is
 //! output tokens per second after the first wave. The fit minimizes the
 //! mean squared log error with Nelder–Mead over a bounded transform, with a
-//! faint pull toward the defaults so parameters the data cannot identify
-//! (e.g. mfu from single-stream points alone) stay at their defaults.
+//! faint pull toward the engine's own figures so parameters the data cannot identify
+//! (e.g. mfu from single-stream points alone) stay where they were.
 
-use crate::scenario::{CalibratedConstants, CalibratedKey, defaults};
+use crate::scenario::{CalibratedConstants, CalibratedKey, CalibratedParams, defaults};
 use crate::scenario::{Draws, Engine, EngineFigures, Param, StepTime};
 use crate::serving::{Replica, ReplicaConfig, RequestTable, StepModel};
 use crate::stats::optimize::nelder_mead;
@@ -75,7 +77,8 @@ impl Measurement {
     }
 }
 
-/// Roofline efficiencies.
+/// The three figures a throughput fit sets: compute and memory
+/// efficiency and the CPU time of a step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Efficiencies {
     pub mfu: f64,
@@ -83,13 +86,98 @@ pub struct Efficiencies {
     pub overhead_s: f64,
 }
 
+impl Efficiencies {
+    /// The engine's own figures (uncertain ones at their central value),
+    /// where the fit starts and what it leans toward when the points cannot
+    /// tell (e.g. mfu from single-stream points alone).
+    pub fn of(engine: &Engine) -> Result<Efficiencies, String> {
+        let draws = Draws::default();
+        match &engine.step_time {
+            StepTime::Roofline {
+                mfu,
+                mbu,
+                overhead_s,
+            } => Ok(Efficiencies {
+                mfu: mfu.value(&draws),
+                mbu: mbu.value(&draws),
+                overhead_s: overhead_s.value(&draws),
+            }),
+            StepTime::Calibrated(p) => {
+                let k = p.value(&draws);
+                Ok(Efficiencies {
+                    mfu: k.mfu,
+                    mbu: k.mbu,
+                    overhead_s: k.overhead_s,
+                })
+            }
+            StepTime::Linear { .. } => Err(
+                "calibrate fits the calibrated or the roofline step model; this engine uses `linear`"
+                    .into(),
+            ),
+        }
+    }
+
+    /// `engine` with these figures in its step model.
+    fn apply(&self, engine: &Engine) -> Engine {
+        let mut engine = engine.clone();
+        engine.step_time = match &engine.step_time {
+            StepTime::Calibrated(p) => {
+                let mut k = p.value(&Draws::default());
+                k.mfu = self.mfu;
+                k.mbu = self.mbu;
+                k.overhead_s = self.overhead_s;
+                StepTime::Calibrated(CalibratedParams::from_params(
+                    k.values().into_iter().map(Param::Fixed).collect(),
+                ))
+            }
+            _ => StepTime::Roofline {
+                mfu: Param::Fixed(self.mfu),
+                mbu: Param::Fixed(self.mbu),
+                overhead_s: Param::Fixed(self.overhead_s),
+            },
+        };
+        engine
+    }
+}
+
 impl Default for Efficiencies {
+    /// The roofline's defaults.
     fn default() -> Self {
         Efficiencies {
             mfu: defaults::MFU,
             mbu: defaults::MBU,
             overhead_s: defaults::OVERHEAD_S,
         }
+    }
+}
+
+/// `step_time = { ... }` for an engine whose step model now has `e`.
+pub fn step_time_line(engine: &Engine, e: Efficiencies) -> String {
+    match &engine.step_time {
+        StepTime::Calibrated(p) => {
+            let k = p.value(&Draws::default());
+            let d = defaults::CALIBRATED;
+            // Only what differs from the defaults, so the line stays short.
+            let mut extra = String::new();
+            for ((key, v), dv) in CalibratedConstants::KEYS
+                .iter()
+                .zip(k.values())
+                .zip(d.values())
+                .skip(3)
+            {
+                if v != dv {
+                    extra.push_str(&format!(", {} = {v:.4e}", key.name));
+                }
+            }
+            format!(
+                "step_time = {{ model = \"calibrated\", mfu = {:.3}, mbu = {:.3}, overhead_s = {:.5}{extra} }}",
+                e.mfu, e.mbu, e.overhead_s
+            )
+        }
+        _ => format!(
+            "step_time = {{ model = \"roofline\", mfu = {:.3}, mbu = {:.3}, overhead_s = {:.5} }}",
+            e.mfu, e.mbu, e.overhead_s
+        ),
     }
 }
 
@@ -104,12 +192,7 @@ pub struct Fit {
 
 /// Simulated output tokens/s of one measurement's closed loop.
 pub fn simulate(engine: &Engine, e: Efficiencies, m: &Measurement) -> f64 {
-    let mut engine = engine.clone();
-    engine.step_time = StepTime::Roofline {
-        mfu: Param::Fixed(e.mfu),
-        mbu: Param::Fixed(e.mbu),
-        overhead_s: Param::Fixed(e.overhead_s),
-    };
+    let engine = e.apply(engine);
     let draws = Draws::default();
     let step = StepModel::new(&engine, &draws);
     let figures = EngineFigures::new(&engine, &draws);
@@ -185,6 +268,8 @@ fn sigmoid(x: f64) -> f64 {
 }
 
 fn logit(p: f64) -> f64 {
+    // A start outside the search range (a scenario's own figure) starts at its edge.
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
     (p / (1.0 - p)).ln()
 }
 
@@ -236,7 +321,7 @@ pub fn fit(engine: &Engine, points: &[Measurement]) -> Result<Fit, String> {
     if EngineFigures::new(engine, &Draws::default()).kv_capacity_tokens == 0 {
         return Err("the model's weights do not fit this GPU configuration".into());
     }
-    let defaults = to_raw(Efficiencies::default());
+    let defaults = to_raw(Efficiencies::of(engine)?);
     let objective = |x: &[f64]| -> f64 {
         let e = from_raw(x);
         let err: f64 = points
@@ -252,7 +337,7 @@ pub fn fit(engine: &Engine, points: &[Measurement]) -> Result<Fit, String> {
             .sum::<f64>()
             / points.len() as f64;
         let pull: f64 = x.iter().zip(&defaults).map(|(a, b)| (a - b).powi(2)).sum();
-        err + 1e-4 * pull
+        err + 1e-5 * pull
     };
     let starts = [
         defaults,

@@ -134,6 +134,9 @@ pub struct CalibrateArgs {
     /// GPUs per replica (default 2)
     #[arg(long)]
     pub tp: Option<u32>,
+    /// Step model to fit without --scenario: calibrated (default) or roofline
+    #[arg(long, value_name = "MODEL", value_parser = ["calibrated", "roofline"], conflicts_with = "scenario")]
+    pub step_model: Option<String>,
     /// A measurement: c=CONCURRENCY,isl=PROMPT,osl=OUTPUT,tok_s=OUTPUT_TOKENS_PER_S (repeatable)
     #[arg(long = "point", value_name = "c=..,isl=..,osl=..,tok_s=..")]
     pub points: Vec<String>,

@@ -208,11 +208,12 @@ pub(super) fn calibrate(args: CalibrateArgs) -> Result<()> {
         Some(path) => load_scenario(Some(path))?.engine,
         None => {
             let text = format!(
-                "[workload]\narrivals = {{ process = \"poisson\", rate = 1.0 }}\n[engine]\nmodel = \"{}\"\ngpu = \"{}\"\nprecision = \"{}\"\ntensor_parallel = {}\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 }} ]\n",
+                "[workload]\narrivals = {{ process = \"poisson\", rate = 1.0 }}\n[engine]\nmodel = \"{}\"\ngpu = \"{}\"\nprecision = \"{}\"\ntensor_parallel = {}\nstep_time = {{ model = \"{}\" }}\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 }} ]\n",
                 args.model.as_deref().unwrap_or("llama-3.1-70b"),
                 args.gpu.as_deref().unwrap_or("h100-sxm"),
                 args.precision.as_deref().unwrap_or("fp8"),
-                args.tp.unwrap_or(2)
+                args.tp.unwrap_or(2),
+                args.step_model.as_deref().unwrap_or("calibrated"),
             );
             scenario::parse(
                 &text,
@@ -224,8 +225,12 @@ pub(super) fn calibrate(args: CalibrateArgs) -> Result<()> {
     };
     let fit = calibrate::fit(&engine, &points).map_err(Failure::Input)?;
     let e = fit.efficiencies;
+    let kind = match engine.step_time {
+        fleetsim::scenario::StepTime::Roofline { .. } => "roofline",
+        _ => "calibrated",
+    };
     println!(
-        "Fitted roofline efficiencies for {} on {} x {} ({}):\n",
+        "Fitted {kind} step model for {} on {} x {} ({}):\n",
         engine.model.name,
         EngineFigures::new(&engine, &Default::default()).tensor_parallel,
         engine.gpu.name,
@@ -238,10 +243,7 @@ pub(super) fn calibrate(args: CalibrateArgs) -> Result<()> {
         engine.precision.name(),
         EngineFigures::new(&engine, &Default::default()).tensor_parallel
     );
-    println!(
-        "step_time = {{ model = \"roofline\", mfu = {:.3}, mbu = {:.3}, overhead_s = {:.5} }}\n",
-        e.mfu, e.mbu, e.overhead_s
-    );
+    println!("{}\n", calibrate::step_time_line(&engine, e));
     println!(
         "{:>6} {:>7} {:>7} {:>12} {:>12} {:>9}",
         "c", "ISL", "OSL", "measured", "simulated", "residual"

@@ -200,10 +200,21 @@ pools = []
 fn calibrate_recovers_known_efficiencies() {
     // Measurements made by the model itself with known efficiencies must be
     // fitted back: mfu from compute-bound points, mbu and overhead from
-    // memory-bound ones.
-    let s = scenario(
-        "[workload]\narrivals = { process = \"poisson\", rate = 1.0 }\n[engine]\nadmission = \"reserve\"\nchunked_prefill_tokens = 0\nstep_time = { model = \"roofline\" }\nmodel = \"llama-3.1-8b\"\ngpu = \"h100-sxm\"\nprecision = \"fp8\"\ntensor_parallel = 1\n[[strategy]]\npools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 } ]\n",
-    );
+    // memory-bound ones; for the roofline and for the calibrated model
+    // (whose other constants stay at their values).
+    for (step_time, tp) in [
+        ("{ model = \"roofline\" }", 1),
+        ("{ model = \"calibrated\" }", 1),
+        ("{ model = \"calibrated\", per_seq_s = 4e-6 }", 2),
+    ] {
+        recovers_known_efficiencies(step_time, tp);
+    }
+}
+
+fn recovers_known_efficiencies(step_time: &str, tp: u32) {
+    let s = scenario(&format!(
+        "[workload]\narrivals = {{ process = \"poisson\", rate = 1.0 }}\n[engine]\nadmission = \"reserve\"\nchunked_prefill_tokens = 0\nstep_time = {step_time}\nmodel = \"llama-3.1-8b\"\ngpu = \"h100-sxm\"\nprecision = \"fp8\"\ntensor_parallel = {tp}\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 }} ]\n"
+    ));
     let truth = Efficiencies {
         mfu: 0.5,
         mbu: 0.6,
@@ -231,7 +242,7 @@ fn calibrate_recovers_known_efficiencies() {
         .collect();
     let f = fit(&s.engine, &points).unwrap();
     let e = f.efficiencies;
-    eprintln!("fitted {e:?}, RMS {:.4}", f.rms_log_error);
+    eprintln!("{step_time}: fitted {e:?}, RMS {:.4}", f.rms_log_error);
     assert!(f.rms_log_error < 0.01, "residuals {}", f.rms_log_error);
     close(e.mfu, 0.5, 0.03, "mfu");
     close(e.mbu, 0.6, 0.03, "mbu");
@@ -307,7 +318,7 @@ fn calibrate_fits_published_70b_points_and_refuses_impossible_ones() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("step_time = { model = \"roofline\", mfu = "),
+        text.contains("step_time = { model = \"calibrated\", mfu = "),
         "{text}"
     );
     let rms: f64 = text

@@ -178,12 +178,22 @@ fn calibrate_takes_the_engine_from_a_scenario_or_the_flags() {
     write_scenario(
         dir.path(),
         "e.toml",
-        &TWO_STRATEGIES.replace(
-            "max_batch = 8",
-            "model = \"llama-3.1-8b\"\ngpu = \"h100-sxm\"\nprecision = \"bf16\"\ntensor_parallel = 1\nmax_batch = 8",
-        ),
+        &TWO_STRATEGIES
+            .replace(
+                "max_batch = 8",
+                "model = \"llama-3.1-8b\"\ngpu = \"h100-sxm\"\nprecision = \"bf16\"\ntensor_parallel = 1\nmax_batch = 8",
+            )
+            .replace("model = \"linear\", fixed_s = 0.01, prefill_per_token_s = 1e-5", "model = \"calibrated\""),
     );
     let point = ["--point", "c=1,isl=128,osl=1024,tok_s=140"];
+    // A linear step model has no efficiencies to fit.
+    write_scenario(dir.path(), "s.toml", TWO_STRATEGIES);
+    let out = fleetsim(
+        dir.path(),
+        &[&["calibrate", "--scenario", "s.toml"][..], &point].concat(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("`linear`"), "{}", stderr(&out));
     let out = fleetsim(
         dir.path(),
         &[&["calibrate", "--scenario", "e.toml"][..], &point].concat(),
@@ -218,6 +228,30 @@ fn calibrate_takes_the_engine_from_a_scenario_or_the_flags() {
         text.contains("gpu = \"h200\"") && text.contains("precision = \"fp8\""),
         "{text}"
     );
+    // The calibrated step model unless told otherwise.
+    assert!(text.contains("model = \"calibrated\""), "{text}");
+    let out = fleetsim(
+        dir.path(),
+        &[&["calibrate", "--step-model", "roofline"][..], &point].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("model = \"roofline\""));
+    // A scenario brings its own step model: the flag would be ignored.
+    let out = fleetsim(
+        dir.path(),
+        &[
+            &[
+                "calibrate",
+                "--scenario",
+                "e.toml",
+                "--step-model",
+                "roofline",
+            ][..],
+            &point,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let out = fleetsim(
         dir.path(),
         &[&["calibrate", "--precision", "fp7"][..], &point].concat(),
