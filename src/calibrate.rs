@@ -14,6 +14,7 @@
 
 use crate::scenario::{CalibratedConstants, CalibratedKey, CalibratedParams, defaults};
 use crate::scenario::{Draws, Engine, EngineFigures, Param, StepTime};
+use crate::serving::vllm::VllmLimits;
 use crate::serving::{Replica, ReplicaConfig, RequestTable, StepModel};
 use crate::stats::optimize::nelder_mead;
 use crate::validate;
@@ -197,12 +198,20 @@ pub fn simulate(engine: &Engine, e: Efficiencies, m: &Measurement) -> f64 {
     let step = StepModel::new(&engine, &draws);
     let figures = EngineFigures::new(&engine, &draws);
     let c = m.concurrency;
+    // The engine's own scheduler; the benchmark's clients set the batch,
+    // up to the engine's limit (beyond it, requests wait their turn).
+    let vllm = VllmLimits::of(&engine, &draws);
+    let engine_batch = engine.max_batch.value(&draws).round().max(1.0) as u32;
     let mut replica = Replica::new(ReplicaConfig {
-        max_batch: c,
+        max_batch: if vllm.is_some() {
+            c.min(engine_batch)
+        } else {
+            c
+        },
         kv_capacity_tokens: figures.kv_capacity_tokens,
         paged_block_tokens: None,
         chunk_tokens: None,
-        vllm: None,
+        vllm,
     });
     let mut table = RequestTable::default();
     let mut id = 0u64;

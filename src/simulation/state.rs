@@ -19,13 +19,7 @@ pub(super) fn replica_engine(
         kv_capacity_tokens: figures.kv_capacity_tokens,
         paged_block_tokens: (engine.admission == Admission::Paged).then_some(block),
         chunk_tokens: (chunk > 0 && !vllm).then_some(chunk),
-        vllm: vllm.then(|| VllmLimits {
-            max_num_batched_tokens: engine.max_num_batched_tokens.value(draws).round().max(1.0)
-                as u32,
-            block_tokens: block,
-            prefix_caching: engine.prefix_caching,
-            async_scheduling: engine.async_scheduling,
-        }),
+        vllm: VllmLimits::of(engine, draws),
     };
     let front_end = if vllm {
         FrontEnd {

@@ -54,6 +54,20 @@ pub struct VllmLimits {
     pub async_scheduling: bool,
 }
 
+impl VllmLimits {
+    /// The limits of an engine in the engine-faithful mode, concrete for
+    /// one replication; `None` in the reference modes.
+    pub fn of(engine: &crate::scenario::Engine, draws: &crate::scenario::Draws) -> Option<Self> {
+        (engine.admission == crate::scenario::Admission::Vllm).then(|| VllmLimits {
+            max_num_batched_tokens: engine.max_num_batched_tokens.value(draws).round().max(1.0)
+                as u32,
+            block_tokens: engine.kv_block_tokens.value(draws).round().max(1.0) as u32,
+            prefix_caching: engine.prefix_caching,
+            async_scheduling: engine.async_scheduling,
+        })
+    }
+}
+
 /// Times of the last step, for asynchronous scheduling: a request queued
 /// after `start` is invisible to the step that follows it back to back.
 #[derive(Debug, Clone, Copy, PartialEq)]
