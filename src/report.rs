@@ -29,6 +29,9 @@ pub struct ReportData {
     /// Per strategy: (pool or "API overflow", mean cost per month).
     pub cost_breakdown: Vec<Vec<(String, f64)>>,
     pub timeseries: Vec<StrategySeries>,
+    /// Engine figures outside the validated range (empty: all inside);
+    /// `None` when unknown (a merge whose scenario cannot be re-read).
+    pub fidelity: Option<Vec<String>>,
 }
 
 /// Bins of the cost histogram.
@@ -191,6 +194,7 @@ impl ReportData {
             tpot_cdf,
             cost_breakdown,
             timeseries,
+            fidelity: None,
         }
     }
 }

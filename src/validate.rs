@@ -549,3 +549,139 @@ pub fn by_group<'a>(
     }
     out
 }
+
+// ----- what the validation covers ----------------------------------------------
+
+/// The engine figures the shipped `ok` runs cover: the range inside which
+/// the README's error figures apply.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Coverage {
+    pub gpus: std::collections::BTreeSet<String>,
+    pub precisions: std::collections::BTreeSet<String>,
+    pub tensor_parallel: std::collections::BTreeSet<u32>,
+    /// Model preset keys (aliases resolved).
+    pub models: std::collections::BTreeSet<String>,
+}
+
+impl Coverage {
+    /// What the shipped runs cover.
+    pub fn shipped() -> Coverage {
+        let runs = parse_runs(RUNS_CSV).expect("the shipped runs parse");
+        Coverage::of(&runs)
+    }
+
+    pub fn of(runs: &[Run]) -> Coverage {
+        let mut c = Coverage::default();
+        for r in runs.iter().filter(|r| r.is_ok()) {
+            c.gpus.insert(r.gpu.clone());
+            c.precisions.insert(r.precision.clone());
+            c.tensor_parallel.insert(r.tp);
+            let model = crate::scenario::presets::model(&r.model)
+                .map_or_else(|| r.model.clone(), |m| m.key);
+            c.models.insert(model);
+        }
+        c
+    }
+
+    /// Figures of one engine outside what the runs cover, one line each;
+    /// empty when the error figures of the README apply.
+    pub fn unvalidated(&self, engine: &scenario::Engine, draws: &scenario::Draws) -> Vec<String> {
+        use scenario::{Admission, StepTime};
+        let list = |set: &std::collections::BTreeSet<String>| {
+            set.iter().cloned().collect::<Vec<_>>().join(", ")
+        };
+        let mut out = Vec::new();
+        if engine.admission != Admission::Vllm {
+            out.push(format!(
+                "scheduler `{}`: fleetsim's reference semantics, not validated against a real engine (the default `vllm` is)",
+                engine.admission.name()
+            ));
+        }
+        match &engine.step_time {
+            StepTime::Calibrated(p) => {
+                let shipped = scenario::defaults::CALIBRATED.values();
+                let set: Vec<&str> = scenario::CalibratedConstants::KEYS
+                    .iter()
+                    .zip(p.params())
+                    .zip(shipped)
+                    .filter(|((_, param), v)| **param != scenario::Param::Fixed(*v))
+                    .map(|((k, _), _)| k.name)
+                    .collect();
+                if !set.is_empty() {
+                    out.push(format!(
+                        "step model constants {} set by the scenario: the validated figures are the defaults",
+                        set.join(", ")
+                    ));
+                }
+            }
+            StepTime::Roofline { .. } => out.push(
+                "step model `roofline`: not validated against measured latency (the default `calibrated` is)".into(),
+            ),
+            StepTime::Linear { .. } => out.push(
+                "step model `linear`: its coefficients are the scenario's own, not validated".into(),
+            ),
+        }
+        if !self.gpus.contains(&engine.gpu.key) {
+            out.push(format!(
+                "GPU {}: not validated (validated: {}); the same efficiencies are applied to its own FLOP/s and bandwidth",
+                engine.gpu.key,
+                list(&self.gpus)
+            ));
+        }
+        let precision = engine.precision.name().to_string();
+        if !self.precisions.contains(&precision) {
+            out.push(format!(
+                "precision {precision}: not validated (validated: {})",
+                list(&self.precisions)
+            ));
+        }
+        let tp = engine.tensor_parallel.value(draws).round().max(1.0) as u32;
+        if !self.tensor_parallel.contains(&tp) {
+            let tps: Vec<String> = self.tensor_parallel.iter().map(u32::to_string).collect();
+            out.push(format!(
+                "tensor_parallel {tp}: not validated (validated: {}); all-reduce latency is extrapolated",
+                tps.join(", ")
+            ));
+        }
+        if !self.models.contains(&engine.model.key) {
+            out.push(format!(
+                "model {}: not in the validation data",
+                if engine.model.key == "custom" {
+                    engine.model.name.as_str()
+                } else {
+                    engine.model.key.as_str()
+                }
+            ));
+        }
+        out
+    }
+
+    /// Unvalidated figures of every engine a scenario uses (the
+    /// `[engine]` and each pool that runs other hardware), deduplicated.
+    pub fn scenario_notes(&self, s: &Scenario) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |line: String| {
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        };
+        let draws = s.uncertain.medians();
+        let base = self.unvalidated(&s.engine, &draws);
+        for line in &base {
+            add(line.clone());
+        }
+        for st in &s.strategies {
+            for p in &st.pools {
+                for line in self.unvalidated(&p.engine, &draws) {
+                    add(format!("pool {}: {line}", p.name));
+                }
+            }
+        }
+        // A pool line that repeats an [engine] line says nothing new.
+        out.retain(|l| match l.split_once(": ") {
+            Some((head, rest)) if head.starts_with("pool ") => !base.iter().any(|b| b == rest),
+            _ => true,
+        });
+        out
+    }
+}

@@ -23,6 +23,17 @@ pub(super) fn check(path: &Path) -> Result<()> {
         f.kv_bytes_per_token,
         f.kv_capacity_tokens
     );
+    let notes = fleetsim::validate::Coverage::shipped().scenario_notes(&s);
+    if notes.is_empty() {
+        println!(
+            "  fidelity: every engine figure is inside the validated range (README, \"Fidelity\")"
+        );
+    } else {
+        println!("  fidelity: outside the validated range (README, \"Fidelity\"):");
+        for n in &notes {
+            println!("    - {n}");
+        }
+    }
     for st in &s.strategies {
         let pools: Vec<String> = st
             .pools

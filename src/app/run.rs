@@ -103,7 +103,8 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
     summary.precision = precision;
     let out = opts.out_dir(&scenario.name);
     let series = batch.timeseries.clone().unwrap_or_default();
-    let data = ReportData::build(&meta, &summary, &batch, series, &text);
+    let mut data = ReportData::build(&meta, &summary, &batch, series, &text);
+    data.fidelity = Some(fleetsim::validate::Coverage::shipped().scenario_notes(&scenario));
     let written = write_results(&out, &data, &batch, || {
         if let Some((path, strategy)) = &flags.requests_out {
             write_requests(&scenario, *strategy, seed, path)?;
@@ -123,6 +124,12 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
                 } else {
                     "NOT reached (raise --max-replications)"
                 }
+            );
+        }
+        if let Some(notes) = data.fidelity.as_ref().filter(|n| !n.is_empty()) {
+            println!(
+                "\nFidelity: {} engine figure(s) outside the range validated against real vLLM runs (listed by `fleetsim check` and in the report).",
+                notes.len()
             );
         }
         println!("\nWrote {}", written.display());
@@ -177,13 +184,21 @@ pub(super) fn merge(args: MergeArgs) -> Result<()> {
     }
     let merged = montecarlo::shard::merge(&parts).map_err(Failure::Input)?;
     let summary = RunSummary::build(&merged.meta, &merged.batch.replications);
-    let data = ReportData::build(
+    let mut data = ReportData::build(
         &merged.meta,
         &summary,
         &merged.batch,
         merged.timeseries,
         &merged.scenario_text,
     );
+    // The scenario travels as text; one that needs its files (a trace)
+    // cannot be re-read here, and its report then says nothing on fidelity.
+    data.fidelity =
+        fleetsim::scenario::parse(&merged.scenario_text, "<merged scenario>", &mut |_| {
+            Err("no files".into())
+        })
+        .ok()
+        .map(|s| fleetsim::validate::Coverage::shipped().scenario_notes(&s));
     let written = write_results(&args.out, &data, &merged.batch, || Ok(()))?;
     if !args.quiet {
         print!("{}", table::render(&summary));

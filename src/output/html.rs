@@ -128,6 +128,21 @@ pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
     }
     h.push_str("</table>\n<p class=\"note\">VaR95 / CVaR95: the 95th percentile of total cost over the horizon, and the mean of the worst 5%. SLO met: share of arrived requests meeting both the TTFT and TPOT targets (dropped requests miss).</p>\n");
 
+    // How far the replica model has been checked against real engines.
+    match &d.fidelity {
+        Some(notes) if notes.is_empty() => h.push_str(
+            "<h2>Fidelity of the engine model</h2>\n<p>Every engine figure of this scenario is inside the range validated against measured vLLM runs on H100 (README, \"Fidelity\": median error of mean latencies 4–8%).</p>\n",
+        ),
+        Some(notes) => {
+            h.push_str("<h2>Fidelity of the engine model</h2>\n<p>Outside the range validated against measured vLLM runs on H100 (README, \"Fidelity\"), so latencies and the capacity behind these costs carry more error than the validated 4–8%:</p>\n<ul>\n");
+            for n in notes {
+                let _ = writeln!(h, "<li>{}</li>", escape(n));
+            }
+            h.push_str("</ul>\n");
+        }
+        None => {}
+    }
+
     if s.strategies.len() > 1 {
         h.push_str("<h2>Paired comparison with the first strategy</h2>\n<table>\n<tr><th>strategy</th><th>vs</th><th>cost difference over the horizon<br/><span class=\"dim\">mean [95% CI]</span></th><th>SLO attainment difference<br/><span class=\"dim\">mean [95% CI]</span></th><th>P(cheaper)</th><th>P(SLO at least as good)</th></tr>\n");
         for st in s.strategies.iter().skip(1) {

@@ -102,6 +102,9 @@ fn the_report_is_well_formed_and_self_contained() {
         "VaR95",
         "<svg",
         "[[strategy]]",
+        // The default scenario draws mfu and mbu around the fitted values.
+        "Fidelity of the engine model",
+        "<li>step model constants mfu, mbu set by the scenario",
     ] {
         assert!(html.contains(needle), "report lacks {needle}");
     }

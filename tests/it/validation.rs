@@ -78,3 +78,59 @@ fn fitted_on_a_the_model_meets_the_targets_on_c() {
         ],
     );
 }
+
+#[test]
+fn figures_outside_the_validated_range_are_named() {
+    // The defaults are the point here, so these scenarios are not pinned.
+    let scenario = |text: &str| {
+        fleetsim::scenario::parse(text, "test.toml", &mut |_| Err("no files".into())).unwrap()
+    };
+    let coverage = validate::Coverage::shipped();
+    assert!(coverage.gpus.contains("h100-sxm"));
+    assert_eq!(
+        coverage.tensor_parallel.iter().copied().collect::<Vec<_>>(),
+        vec![1, 2, 4]
+    );
+    let with = |engine: &str, pools: &str| {
+        scenario(&format!(
+            "[workload]\narrivals = {{ process = \"poisson\", rate = 1.0 }}\n[engine]\n{engine}\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 }} ]\n[[strategy]]\nname = \"other\"\npools = [ {pools} ]\n"
+        ))
+    };
+    let same_pool = "{ kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 }";
+    // Inside: a validated model, GPU, precision and TP with the defaults.
+    let inside = with(
+        "model = \"llama-3.1-70b\"\ngpu = \"h100-sxm\"\nprecision = \"bf16\"\ntensor_parallel = 4",
+        same_pool,
+    );
+    assert_eq!(coverage.scenario_notes(&inside), Vec::<String>::new());
+    // Each figure outside is named once, with the pool that brings it.
+    let outside = with(
+        "model = \"llama-3.1-405b\"\ngpu = \"h100-sxm\"\nprecision = \"int4\"\ntensor_parallel = 8\nstep_time = { model = \"roofline\" }",
+        "{ name = \"b\", kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0, gpu = \"b200\" }",
+    );
+    let notes = coverage.scenario_notes(&outside);
+    let has = |needle: &str| notes.iter().filter(|n| n.contains(needle)).count();
+    assert_eq!(has("`roofline`"), 1, "{notes:?}");
+    assert_eq!(has("precision int4"), 1, "{notes:?}");
+    assert_eq!(has("tensor_parallel 8"), 1, "{notes:?}");
+    assert_eq!(has("model llama-3.1-405b"), 1, "{notes:?}");
+    assert_eq!(has("pool b: GPU b200"), 1, "{notes:?}");
+    assert_eq!(notes.len(), 5, "{notes:?}");
+    // Constants a scenario sets (even uncertain ones) are not the validated ones.
+    let set = with(
+        "step_time = { model = \"calibrated\", mfu = { uniform = [0.5, 0.7] } }",
+        same_pool,
+    );
+    let notes = coverage.scenario_notes(&set);
+    assert!(
+        notes.len() == 1 && notes[0].contains("constants mfu set by the scenario"),
+        "{notes:?}"
+    );
+    // The reference semantics are not a real engine.
+    let reference = with("admission = \"reserve\"", same_pool);
+    let notes = coverage.scenario_notes(&reference);
+    assert!(
+        notes.len() == 1 && notes[0].contains("scheduler `reserve`"),
+        "{notes:?}"
+    );
+}
