@@ -4,7 +4,11 @@
 //! - 20 req/s on 1 replica,
 //! - 160 req/s on 8 replicas (overloaded: the queue grows all hour),
 //! - 112 req/s on 8 replicas (sustainable),
-//! - bursty MMPP traffic on an autoscaled fleet with API overflow.
+//! - bursty MMPP traffic on an autoscaled fleet with API overflow;
+//!
+//! and the default engine (engine-faithful scheduler, calibrated step model,
+//! Llama-3.1-70B FP8 on 2 x H100) on the same lengths at a sustainable
+//! load (~9 req/s per replica, mean batch ~80).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -65,6 +69,27 @@ pools = [
     parse(&text, "bench", &mut |_| Err("no files".into())).expect("bench scenario parses")
 }
 
+/// The default engine (`admission = "vllm"`, calibrated step model) with
+/// the same lengths, `rate` req/s over `replicas` replicas.
+pub fn engine_faithful(rate: f64, replicas: u32, horizon: &str) -> Scenario {
+    let text = format!(
+        r#"name = "bench-vllm"
+horizon = "{horizon}"
+[workload]
+arrivals = {{ process = "poisson", rate = {rate} }}
+prompt_tokens = {{ dist = "lognormal", median = 512, sigma = 0.8, min = 1, max = 32768 }}
+output_tokens = {{ dist = "lognormal", median = 200, sigma = 1.0, min = 1, max = 4096 }}
+[engine]
+admission = "vllm"
+max_num_batched_tokens = 8192
+step_time = {{ model = "calibrated" }}
+[[strategy]]
+pools = [ {{ kind = "reserved", replicas = {replicas}, price_per_gpu_hour = 2.0 }} ]
+"#
+    );
+    parse(&text, "bench", &mut |_| Err("no files".into())).expect("bench scenario parses")
+}
+
 fn bench_case(c: &mut Criterion, name: &str, rate: f64, replicas: u32) {
     bench_scenario(c, name, reference(rate, replicas, "1h"));
 }
@@ -92,6 +117,16 @@ fn engine_benches(c: &mut Criterion) {
     // 112 req/s is the same engine at a sustainable load (ρ ≈ 0.9).
     bench_case(c, "reference_112rps_8replicas_1h_sustainable", 112.0, 8);
     bench_scenario(c, "autoscaled_bursty_107rps_1h", autoscaled("1h"));
+    bench_scenario(
+        c,
+        "engine_faithful_9rps_1replica_1h",
+        engine_faithful(9.0, 1, "1h"),
+    );
+    bench_scenario(
+        c,
+        "engine_faithful_72rps_8replicas_1h",
+        engine_faithful(72.0, 8, "1h"),
+    );
 }
 
 criterion_group!(engine, engine_benches);
