@@ -222,6 +222,7 @@ pub fn simulate(engine: &Engine, e: Efficiencies, m: &Measurement) -> f64 {
             prompt_tokens: m.isl,
             output_tokens: o,
             prefix: Default::default(),
+            turns_left: 0,
         });
         id += 1;
         replica.enqueue(slot);

@@ -40,6 +40,8 @@ pub enum Stream {
     PrefixGroups = 10,
     /// Per-request latency outside the engine (front end).
     FrontEnd = 11,
+    /// Conversations: how many turns each has.
+    Sessions = 12,
 }
 
 /// SplitMix64 finalizer: a bijective mixer with good avalanche.
@@ -61,6 +63,13 @@ pub fn stream(seed: u64, replication: u64, purpose: Stream) -> SimRng {
         bytes[i * 8..(i + 1) * 8].copy_from_slice(&w.to_le_bytes());
     }
     SimRng::from_seed(bytes)
+}
+
+/// One of many generators of `purpose`, told apart by `index` (e.g. one per
+/// conversation turn), so that what each draws does not depend on the
+/// order in which they are used.
+pub fn substream(seed: u64, replication: u64, purpose: Stream, index: u64) -> SimRng {
+    stream(mix(seed ^ mix(index)), replication, purpose)
 }
 
 #[cfg(test)]

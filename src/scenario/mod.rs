@@ -41,7 +41,7 @@ pub use resolve::{FileLoader, parse, parse_with_choices};
 pub use trace::{EmpiricalLengths, TraceData};
 pub use uncertain::{Dist, Draws, Param, Uncertainties};
 pub use workload::{
-    Arrivals, DiurnalProfile, LengthDist, RenewalFamily, SharedPrefix, Spacing, Workload,
+    Arrivals, DiurnalProfile, LengthDist, RenewalFamily, Sessions, SharedPrefix, Spacing, Workload,
 };
 
 use crate::units::Seconds;

@@ -38,6 +38,20 @@ pub struct RawWorkload {
     pub output_tokens: Option<RawLength>,
     /// System prompts shared within groups of requests.
     pub shared_prefix: Option<RawSharedPrefix>,
+    /// Multi-turn conversations whose context grows.
+    pub sessions: Option<RawSessions>,
+}
+
+/// Each arrival starts a conversation of `turns` turns; each later turn is
+/// sent `think_time` after the previous answer, its prompt the whole
+/// conversation so far plus a new message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    pub turns: RawLength,
+    pub think_time: Option<RawDur>,
+    /// A conversation ends when its next prompt would be longer.
+    pub max_context: Option<RawNum>,
 }
 
 /// Each request belongs to one of `groups` groups, uniformly at random;

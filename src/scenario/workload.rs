@@ -14,6 +14,18 @@ pub struct Workload {
     pub prompt_tokens: Option<LengthDist>,
     pub output_tokens: Option<LengthDist>,
     pub shared_prefix: Option<SharedPrefix>,
+    pub sessions: Option<Sessions>,
+}
+
+/// Multi-turn conversations (docs/model.md §7.5).
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    /// Turns per conversation (at least 1).
+    pub turns: LengthDist,
+    /// From an answer to the next turn.
+    pub think_s: Param,
+    /// The longest prompt a turn may have: the conversation ends before.
+    pub max_context: Param,
 }
 
 /// System prompts shared within groups: each request joins one of `groups`

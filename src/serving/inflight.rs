@@ -57,6 +57,8 @@ pub struct InFlight {
     pub(crate) epoch: u32,
     /// What the prompt shares with other requests (prefix caching).
     pub prefix: Prefix,
+    /// Turns of its conversation still to come.
+    pub turns_left: u32,
     /// Engine-faithful mode: KV blocks held, in token order.
     pub(crate) blocks: Vec<u32>,
     /// Engine-faithful mode: how many of `blocks` are registered in the prefix cache.
@@ -88,6 +90,7 @@ impl InFlight {
             next: NIL,
             epoch: 0,
             prefix: r.prefix,
+            turns_left: r.turns_left,
             blocks: Vec::new(),
             registered: 0,
             order: 0,

@@ -169,12 +169,30 @@ pub fn simulate_detailed<O: Observer>(
 
 #[derive(Debug, Clone, Copy)]
 enum Event {
-    IterationStart { replica: u32, epoch: u32 },
+    IterationStart {
+        replica: u32,
+        epoch: u32,
+    },
     Arrival,
-    ReplicaUp { replica: u32, epoch: u32 },
-    Notice { replica: u32, epoch: u32 },
-    Interrupt { replica: u32, epoch: u32 },
-    IdleTimeout { replica: u32, epoch: u32, idle: u32 },
+    /// A conversation's next turn is sent.
+    Turn,
+    ReplicaUp {
+        replica: u32,
+        epoch: u32,
+    },
+    Notice {
+        replica: u32,
+        epoch: u32,
+    },
+    Interrupt {
+        replica: u32,
+        epoch: u32,
+    },
+    IdleTimeout {
+        replica: u32,
+        epoch: u32,
+        idle: u32,
+    },
     QueueTimeout,
     AutoscaleTick,
     Horizon,
@@ -242,7 +260,15 @@ impl<O: Observer> Sim<'_, O> {
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::Arrival => self.on_arrival(),
+            Event::Arrival => {
+                let req = self.arrivals.pending.take().expect("an arrival is pending");
+                self.next_arrival();
+                self.on_arrival(req);
+            }
+            Event::Turn => {
+                let turn = self.arrivals.turns.pop().expect("a turn is pending");
+                self.on_arrival(turn.request);
+            }
             Event::IterationStart { replica, epoch } => {
                 let r = replica as usize;
                 if self.replicas[r].epoch == epoch {

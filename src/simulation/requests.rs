@@ -22,9 +22,10 @@ impl<O: Observer> Sim<'_, O> {
         }
     }
 
-    pub(super) fn on_arrival(&mut self) {
-        let req = self.arrivals.pending.take().expect("an arrival is pending");
-        self.next_arrival();
+    pub(super) fn on_arrival(&mut self, mut req: Request) {
+        // Ids follow arrival order (conversations' turns are made earlier).
+        req.id = self.arrivals.next_id;
+        self.arrivals.next_id += 1;
         self.builder
             .on_arrival(self.now, req.prompt_tokens, req.output_tokens);
         self.window.arrivals += 1;
@@ -174,6 +175,9 @@ impl<O: Observer> Sim<'_, O> {
             .then(|| (self.api.latency.sample(&mut self.rngs.api), self.api.tpot_s));
         self.observer.on_request(&record);
         self.builder.on_departure(&record, api);
+        if r.turns_left > 0 && end != RequestEnd::Dropped {
+            self.send_next_turn(slot, record.front_end_s);
+        }
         if self.arrivals.source.awaits_departures() {
             // The client sees the answer after the front end.
             self.arrivals
@@ -187,6 +191,32 @@ impl<O: Observer> Sim<'_, O> {
         self.account(self.now);
         self.acct.ready_seconds_at_last_departure =
             self.pools.iter().map(|p| p.ready_seconds).sum();
+    }
+
+    /// The user of a conversation reads the answer to the turn in `slot`
+    /// and, after the think time, sends the next turn (none at or after the
+    /// horizon, like every other arrival).
+    fn send_next_turn(&mut self, slot: Slot, front_end_s: Seconds) {
+        let r = &self.table[slot];
+        let prev = Request {
+            id: r.id,
+            arrival_s: r.arrival_s,
+            prompt_tokens: r.prompt_tokens,
+            output_tokens: r.output_tokens,
+            prefix: r.prefix,
+            turns_left: r.turns_left,
+        };
+        let think = self.arrivals.source.think_s().unwrap_or(0.0);
+        let at = self.now + front_end_s + think;
+        if at >= self.horizon_s {
+            return;
+        }
+        if let Some(request) = self.arrivals.source.follow_up(&prev, at) {
+            let seq = self.arrivals.turns_sent;
+            self.arrivals.turns_sent += 1;
+            self.arrivals.turns.push(PendingTurn { at, seq, request });
+            self.calendar.schedule(at, CLASS_ARRIVAL, Event::Turn);
+        }
     }
 
     pub(super) fn arm_timeout(&mut self) {

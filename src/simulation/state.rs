@@ -114,6 +114,37 @@ pub(super) struct ArrivalState {
     pub(super) pending: Option<Request>,
     /// No arrival left before the horizon.
     pub(super) done: bool,
+    /// Conversations' next turns, earliest first (by time, then by the
+    /// order they were sent in), each with an `Event::Turn` in the calendar.
+    pub(super) turns: std::collections::BinaryHeap<PendingTurn>,
+    pub(super) turns_sent: u64,
+    /// Ids in arrival order.
+    pub(super) next_id: u64,
+}
+
+/// A conversation's next turn, waiting for its send time.
+pub(super) struct PendingTurn {
+    pub(super) at: Seconds,
+    pub(super) seq: u64,
+    pub(super) request: Request,
+}
+
+impl PartialEq for PendingTurn {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for PendingTurn {}
+impl PartialOrd for PendingTurn {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for PendingTurn {
+    /// Reversed: the max-heap pops the earliest turn.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.at.total_cmp(&self.at).then(other.seq.cmp(&self.seq))
+    }
 }
 
 /// Requests no replica holds: the fleet backlog (or shared queue), and
@@ -281,6 +312,9 @@ impl<'a, O: Observer> Sim<'a, O> {
                 source: TrafficSource::new(scenario, draws, seed, replication),
                 pending: None,
                 done: false,
+                turns: Default::default(),
+                turns_sent: 0,
+                next_id: 0,
             },
             waiting: Waiting {
                 backlog: VecDeque::new(),

@@ -28,6 +28,9 @@ pub struct Request {
     pub output_tokens: u32,
     /// What its prompt shares with other requests (for a prefix cache).
     pub prefix: Prefix,
+    /// Turns of its conversation still to come after it (0 outside
+    /// `workload.sessions`).
+    pub turns_left: u32,
 }
 
 /// What a request's prompt shares with others. A prefix cache keys each
@@ -43,10 +46,22 @@ pub enum Prefix {
     /// hashes from `start` in the trace's hash pool, each naming a block of
     /// the trace's block size; equal hashes mean equal prefixes.
     Hashes { start: u32, len: u32 },
+    /// A turn of a conversation: its first `group_tokens` are its group's
+    /// system prompt (`group`, 0 for none), and its first `tokens` (the
+    /// whole conversation so far: this turn's prompt and answer) are the
+    /// beginning of the conversation's next turn.
+    Session {
+        group: u64,
+        group_tokens: u32,
+        key: u64,
+        tokens: u32,
+    },
 }
 
 /// Namespace of shared-prefix group keys.
 const GROUP_KEYS: u64 = 0x5EED_0000_0000_0000;
+/// Namespace of conversation keys.
+const SESSION_KEYS: u64 = 0x7A1C_0000_0000_0000;
 
 /// The requests of one replication, in arrival order.
 pub struct TrafficSource {
@@ -60,6 +75,12 @@ pub struct TrafficSource {
     /// turn rather than at random) and their stream.
     groups: Option<(u64, u32, bool)>,
     groups_rng: SimRng,
+    /// Conversations: turns per conversation, think time, and the stream of
+    /// turn counts; each later turn draws from its own substream.
+    sessions: Option<(LengthSampler, Seconds, u32)>,
+    sessions_rng: SimRng,
+    seed: u64,
+    replication: u64,
     next_id: u64,
     last_s: Seconds,
     horizon_s: Seconds,
@@ -98,6 +119,16 @@ impl TrafficSource {
                 )
             }),
             groups_rng: stream(seed, replication, Stream::PrefixGroups),
+            sessions: scenario.workload.sessions.as_ref().map(|s| {
+                (
+                    LengthSampler::new(&s.turns, draws),
+                    s.think_s.value(draws),
+                    s.max_context.value(draws).round() as u32,
+                )
+            }),
+            sessions_rng: stream(seed, replication, Stream::Sessions),
+            seed,
+            replication,
             next_id: 0,
             last_s: 0.0,
             horizon_s: scenario.horizon_s,
@@ -152,12 +183,85 @@ impl TrafficSource {
         };
         let id = self.next_id;
         self.next_id += 1;
+        let (prefix, turns_left) = match &self.sessions {
+            None => (prefix, 0),
+            Some((turns, _, _)) => {
+                let (group, group_tokens) = match prefix {
+                    Prefix::Shared { key, tokens } => (key, tokens),
+                    _ => (0, 0),
+                };
+                let prefix = Prefix::Session {
+                    group,
+                    group_tokens,
+                    key: SESSION_KEYS ^ id,
+                    tokens: prompt_tokens.saturating_add(output_tokens),
+                };
+                (prefix, turns.sample(&mut self.sessions_rng).max(1) - 1)
+            }
+        };
         Some(Request {
             id,
             arrival_s: t,
             prompt_tokens,
             output_tokens,
             prefix,
+            turns_left,
+        })
+    }
+
+    /// Think time between an answer and a conversation's next turn.
+    pub fn think_s(&self) -> Option<Seconds> {
+        self.sessions.as_ref().map(|s| s.1)
+    }
+
+    /// The next turn of the conversation `prev` belongs to, sent at `t`:
+    /// its prompt is the conversation so far (`prev`'s prompt and answer)
+    /// plus a new message. `None` when the conversation is over, or when the
+    /// prompt would exceed `max_context`. Its id is set when it arrives.
+    pub fn follow_up(&self, prev: &Request, t: Seconds) -> Option<Request> {
+        let Prefix::Session {
+            group,
+            group_tokens,
+            key,
+            ..
+        } = prev.prefix
+        else {
+            return None;
+        };
+        if prev.turns_left == 0 {
+            return None;
+        }
+        let (prompt, output) = (self.prompt.as_ref()?, self.output.as_ref()?);
+        // Each turn draws from its own substream: what it draws does not
+        // depend on when other conversations' turns were drawn.
+        let mut rng = crate::engine::rng::substream(
+            self.seed,
+            self.replication,
+            Stream::Sessions,
+            key ^ ((prev.turns_left as u64) << 48),
+        );
+        let message = prompt.sample(&mut rng);
+        let prompt_tokens = prev
+            .prompt_tokens
+            .checked_add(prev.output_tokens)?
+            .checked_add(message)?;
+        let max_context = self.sessions.as_ref().map_or(u32::MAX, |s| s.2);
+        if prompt_tokens > max_context {
+            return None;
+        }
+        let output_tokens = output.sample(&mut rng);
+        Some(Request {
+            id: u64::MAX,
+            arrival_s: t,
+            prompt_tokens,
+            output_tokens,
+            prefix: Prefix::Session {
+                group,
+                group_tokens,
+                key,
+                tokens: prompt_tokens.saturating_add(output_tokens),
+            },
+            turns_left: prev.turns_left - 1,
         })
     }
 }

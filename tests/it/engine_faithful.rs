@@ -263,3 +263,120 @@ fn mooncake_hash_ids_hit_the_cache_as_often_as_the_trace_reuses_prefixes() {
     );
     close(simulated, offline, 1e-12, "hit rate = offline reuse");
 }
+
+/// Runs a one-replica scenario with `workload` and returns its
+/// `--requests-out` rows and `summary.json`.
+fn run_rows(workload: &str, engine: &str, horizon: &str) -> (Vec<Vec<f64>>, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name = \"ef\"\nhorizon = \"{horizon}\"\n[workload]\n{workload}\n[engine]\nadmission = \"vllm\"\nasync_scheduling = false\n{engine}\n[[strategy]]\npools = [ {{ kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 }} ]\n[montecarlo]\nreplications = 1\n"
+    );
+    write_scenario(dir.path(), "s.toml", &text);
+    let out = fleetsim(
+        dir.path(),
+        &[
+            "run",
+            "s.toml",
+            "--quiet",
+            "--out",
+            "o",
+            "--requests-out",
+            "req.csv",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(dir.path().join("req.csv")).unwrap();
+    let rows = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(f).collect())
+        .collect();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("o/summary.json")).unwrap()).unwrap();
+    (rows, summary)
+}
+
+const SESSION_ENGINE: &str = "max_batch = 8\nmax_num_batched_tokens = 8192\nkv_block_tokens = 16\nkv_capacity_tokens = 100000\nfront_end_latency = 0\nstep_time = { model = \"linear\", fixed_s = 0.01, prefill_per_token_s = 0.001 }";
+
+#[test]
+fn a_conversation_s_next_turn_reuses_its_whole_history_from_the_cache() {
+    // One conversation of 2 turns, 1 s of think time; every message 100
+    // tokens, every answer 28. Steps take 0.01 s + 0.001 s per prompt token.
+    // Turn 1 (P = 100) at 0: prefill [0, 0.11], 27 decode steps, done 0.38.
+    // Its KV holds P + O − 1 = 127 tokens: 7 full blocks (112 tokens).
+    // Turn 2 at 0.38 + 1 = 1.38, prompt = 100 + 28 + 100 = 228: 112 tokens
+    // cached, 116 computed: [1.38, 1.506], done 1.506 + 0.27 = 1.776.
+    // Hit rate: 112 cached of 100 + 228 prompt tokens.
+    let (rows, summary) = run_rows(
+        "arrivals = { process = \"trace\", requests = [[0.0, 100, 28]] }\nprompt_tokens = 100\noutput_tokens = 28\nsessions = { turns = 2, think_time = \"1s\" }",
+        SESSION_ENGINE,
+        "1h",
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let expect = [
+        (0.0, 100.0, 0.0, 0.11, 0.38),
+        (1.38, 228.0, 1.38, 1.506, 1.776),
+    ];
+    for (i, (row, (arrival, prompt, admit, first, done))) in rows.iter().zip(expect).enumerate() {
+        close(row[2], arrival, 1e-9, &format!("turn {i} sent"));
+        assert_eq!(row[3], prompt, "turn {i} prompt");
+        close(row[5], admit, 1e-9, &format!("turn {i} admitted"));
+        close(row[6], first, 1e-9, &format!("turn {i} first token"));
+        close(row[7], done, 1e-9, &format!("turn {i} done"));
+    }
+    let hit = summary["strategies"][0]["metrics"]["prefix_cache_hit_rate"]["mean"]
+        .as_f64()
+        .unwrap();
+    close(hit, 112.0 / 328.0, 1e-12, "prefix cache hit rate");
+}
+
+#[test]
+fn conversations_stop_at_the_horizon_and_at_the_longest_prompt() {
+    // Unlimited turns but prompts of at most 300 tokens: turn 2's prompt is
+    // 228, turn 3's would be 356, so the conversation ends after 2 turns.
+    let (rows, _) = run_rows(
+        "arrivals = { process = \"trace\", requests = [[0.0, 100, 28]] }\nprompt_tokens = 100\noutput_tokens = 28\nsessions = { turns = 1000, think_time = \"1s\", max_context = 300 }",
+        SESSION_ENGINE,
+        "1h",
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    // Short messages and a 10 s horizon: turns every ~1.4 s until the next
+    // would be sent at or after the horizon; every turn sent is answered.
+    let (rows, summary) = run_rows(
+        "arrivals = { process = \"trace\", requests = [[0.0, 10, 4]] }\nprompt_tokens = 10\noutput_tokens = 4\nsessions = { turns = 1000, think_time = \"1s\" }",
+        SESSION_ENGINE,
+        "10s",
+    );
+    assert!(rows.len() > 3, "{rows:?}");
+    let last = rows.last().unwrap();
+    assert!(
+        last[2] < 10.0,
+        "a turn sent at or after the horizon: {last:?}"
+    );
+    assert!(
+        last[7] + 1.0 >= 10.0,
+        "the conversation stopped early: {last:?}"
+    );
+    for w in rows.windows(2) {
+        close(
+            w[1][2],
+            w[0][7] + 1.0,
+            1e-9,
+            "next turn one think time after the answer",
+        );
+        assert_eq!(
+            w[1][3],
+            w[0][3] + w[0][4] + 10.0,
+            "the prompt carries the conversation"
+        );
+    }
+    let m = &summary["strategies"][0]["metrics"];
+    assert_eq!(
+        m["requests_arrived"]["mean"].as_f64(),
+        m["requests_completed"]["mean"].as_f64()
+    );
+    assert_eq!(
+        m["requests_arrived"]["mean"].as_f64(),
+        Some(rows.len() as f64)
+    );
+}

@@ -68,11 +68,42 @@ impl Resolver<'_, '_, '_> {
                 },
             }),
         };
+        let sessions = match raw.sessions {
+            None => None,
+            Some(s) => {
+                if prompt.is_none() || output.is_none() {
+                    return Err(self.invalid(
+                        "workload.sessions",
+                        "a trace's own lengths",
+                        "prompt_tokens and output_tokens given as distributions: each turn draws a new message and an answer",
+                        None,
+                    ));
+                }
+                Some(Sessions {
+                    turns: self.length("workload.sessions.turns", s.turns)?,
+                    think_s: match s.think_time {
+                        Some(d) => self.dur(
+                            "workload.sessions.think_time",
+                            &d,
+                            Allowed::between(0.0, 86_400.0),
+                        )?,
+                        None => 0.0.into(),
+                    },
+                    max_context: self.num_or(
+                        "workload.sessions.max_context",
+                        s.max_context.as_ref(),
+                        defaults::MAX_TOKENS,
+                        Allowed::between(1.0, u32::MAX as f64),
+                    )?,
+                })
+            }
+        };
         Ok(Workload {
             arrivals,
             prompt_tokens: prompt,
             output_tokens: output,
             shared_prefix,
+            sessions,
         })
     }
 

@@ -110,6 +110,14 @@ fn block_key(r: &super::inflight::InFlight, b: u32, block: u32, pool: &HashPool)
     let end = (b as u64 + 1) * block as u64;
     match r.prefix {
         Prefix::Shared { key, tokens } if end <= tokens as u64 => mix(key, b as u64),
+        // A conversation's system prompt is its group's; the rest of what
+        // the next turn will repeat is the conversation's.
+        Prefix::Session {
+            group,
+            group_tokens,
+            ..
+        } if group != 0 && end <= group_tokens as u64 => mix(group, b as u64),
+        Prefix::Session { key, tokens, .. } if end <= tokens as u64 => mix(key, b as u64),
         Prefix::Hashes { start, len } if pool.block_tokens > 0 => {
             // Engine blocks inside trace block j are named by its hash.
             let per = (pool.block_tokens / block).max(1) as u64;
@@ -128,7 +136,7 @@ fn block_key(r: &super::inflight::InFlight, b: u32, block: u32, pool: &HashPool)
 fn shared_blocks(r: &super::inflight::InFlight, block: u32, pool: &HashPool) -> u32 {
     match r.prefix {
         Prefix::None => 0,
-        Prefix::Shared { tokens, .. } => tokens / block,
+        Prefix::Shared { tokens, .. } | Prefix::Session { tokens, .. } => tokens / block,
         Prefix::Hashes { len, .. } => {
             let per = (pool.block_tokens / block).max(1);
             len.saturating_mul(per)
