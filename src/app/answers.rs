@@ -8,8 +8,7 @@ use super::*;
 /// Renders an answer command's chart and writes it with `<name>.json` into
 /// `--out` (default `outputs/<scenario>-<name>`), swapped in whole.
 fn write_answer<C: plot::Chart>(
-    opts: &Options,
-    scenario: &str,
+    claim: &fleetsim::output::OutputClaim,
     name: &str,
     title: &str,
     value: &impl serde::Serialize,
@@ -17,8 +16,7 @@ fn write_answer<C: plot::Chart>(
 ) -> Result<PathBuf> {
     let fig = plot::figure(name, title, chart, plot::WIDTH, 560)
         .map_err(|e| Failure::Runtime(anyhow!(e)))?;
-    let out = opts.out_dir(&format!("{scenario}-{name}"));
-    let dir = OutputDir::new(&out)?;
+    let mut dir = OutputDir::new(claim)?;
     let mut json = serde_json::to_vec_pretty(value)
         .with_context(|| format!("cannot serialize {name}.json"))?;
     json.push(b'\n');
@@ -50,6 +48,7 @@ pub(super) fn size(args: SizeArgs) -> Result<()> {
     }
     let (n, seed) = opts.search_budget(&base);
     let pool = opts.thread_pool()?;
+    let claim = claim_output(&opts.out_dir(&format!("{}-sizing", base.name)))?;
     let bar = opts.progress();
     bar.start(candidates as u64 * n);
     let make = |choices: &HashMap<String, f64>| src.parse_with(choices).map_err(|e| e.to_string());
@@ -62,8 +61,7 @@ pub(super) fn size(args: SizeArgs) -> Result<()> {
         .map_err(Failure::Input)?;
     bar.finish();
     let written = write_answer(
-        &opts,
-        &base.name,
+        &claim,
         "sizing",
         "Cost against SLO risk",
         &result,
@@ -136,14 +134,14 @@ pub(super) fn breakeven(args: BreakevenArgs) -> Result<()> {
     }
     let (n, seed) = opts.search_budget(&base);
     let pool = opts.thread_pool()?;
+    let claim = claim_output(&opts.out_dir(&format!("{}-breakeven", base.name)))?;
     let bar = opts.progress();
     bar.start(args.steps as u64 * n);
     let ms = breakeven::multipliers(args.from, args.to, args.steps);
     let result = pool.install(|| breakeven::breakeven(&base, &ms, n, seed, &bar));
     bar.finish();
     let written = write_answer(
-        &opts,
-        &base.name,
+        &claim,
         "breakeven",
         "Break-even against the API",
         &result,

@@ -39,8 +39,13 @@ use fleetsim::sizing::{self, SizingTarget};
 use fleetsim::summary::{Precision, RunSummary};
 use fleetsim::units::format_usd;
 
-/// Why a command failed, which decides the exit code.
-#[derive(Debug)]
+/// Claims a results folder before any work: refused (exit 2) when it is a
+/// file, a link, holds files fleetsim did not write, or another run is
+/// writing it.
+pub(super) fn claim_output(path: &Path) -> Result<fleetsim::output::OutputClaim> {
+    fleetsim::output::OutputClaim::new(path).map_err(|e| Failure::Input(format!("--out: {e}")))
+}
+
 pub enum Failure {
     /// The user's input is wrong (exit 2); nothing was written.
     Input(String),

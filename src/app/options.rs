@@ -204,6 +204,25 @@ impl RunFlags {
                     ))
                 })?,
         };
+        if let Some(p) = &args.requests_out {
+            // A new file, or a regular file the user names (theirs to
+            // overwrite); never a folder, a device or a link.
+            match std::fs::symlink_metadata(p) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(Failure::Input(format!(
+                        "--requests-out {} is a symbolic link; name the file itself",
+                        p.display()
+                    )));
+                }
+                Ok(m) if !m.is_file() => {
+                    return Err(Failure::Input(format!(
+                        "--requests-out {} exists and is not a regular file (a folder or a device); name a file",
+                        p.display()
+                    )));
+                }
+                _ => {}
+            }
+        }
         Ok(RunFlags {
             shard,
             until_precision: args.until_precision,

@@ -11,6 +11,11 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
     options::no_search_spaces(&scenario, "run")?;
     opts.apply(&mut scenario);
     let flags = RunFlags::new(&args, &scenario)?;
+    // The results folder is checked and locked before any work.
+    let claim = match flags.shard {
+        None => Some(claim_output(&opts.out_dir(&scenario.name))?),
+        Some(_) => None,
+    };
     let seed = scenario.montecarlo.seed;
     let n = scenario.montecarlo.replications;
     let cap = flags.max_replications.max(n);
@@ -101,11 +106,11 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
     bar.finish();
     let mut summary = RunSummary::build(&meta, &batch.replications);
     summary.precision = precision;
-    let out = opts.out_dir(&scenario.name);
+    let out = claim.as_ref().expect("claimed for an unsharded run");
     let series = batch.timeseries.clone().unwrap_or_default();
     let mut data = ReportData::build(&meta, &summary, &batch, series, &text);
     data.fidelity = Some(fleetsim::validate::Coverage::shipped().scenario_notes(&scenario));
-    let written = write_results(&out, &data, &batch, || {
+    let written = write_results(out, &data, &batch, || {
         if let Some((path, strategy)) = &flags.requests_out {
             write_requests(&scenario, *strategy, seed, path)?;
         }
@@ -151,13 +156,13 @@ pub(super) fn run_fingerprint(text: &str, seed: u64, replications: u64) -> Strin
 /// summary, replications, charts (SVG and PNG) and the HTML report.
 /// `extra` runs before the swap (a failure there leaves `out` untouched).
 pub(super) fn write_results(
-    out: &Path,
+    out: &fleetsim::output::OutputClaim,
     data: &ReportData,
     batch: &montecarlo::Batch,
     extra: impl FnOnce() -> Result<()>,
 ) -> Result<PathBuf> {
     let figures = plot::report_figures(data).map_err(|e| Failure::Runtime(anyhow!(e)))?;
-    let dir = OutputDir::new(out)?;
+    let mut dir = OutputDir::new(out)?;
     dir.add("summary.json", &summary_json(&data.summary))?;
     dir.add(
         "replications.csv",
@@ -173,6 +178,7 @@ pub(super) fn write_results(
 }
 
 pub(super) fn merge(args: MergeArgs) -> Result<()> {
+    let claim = claim_output(&args.out)?;
     let mut parts = Vec::new();
     for p in &args.parts {
         let bytes = fs::read(p)
@@ -199,7 +205,7 @@ pub(super) fn merge(args: MergeArgs) -> Result<()> {
         })
         .ok()
         .map(|s| fleetsim::validate::Coverage::shipped().scenario_notes(&s));
-    let written = write_results(&args.out, &data, &merged.batch, || Ok(()))?;
+    let written = write_results(&claim, &data, &merged.batch, || Ok(()))?;
     if !args.quiet {
         print!("{}", table::render(&summary));
         println!(

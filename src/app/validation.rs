@@ -17,6 +17,12 @@ pub(super) fn validate(args: ValidateArgs) -> Result<()> {
         runs.retain(|r| keep.contains(&r.dataset.as_str()));
     }
     let extra = args.engine.clone().unwrap_or_default();
+    let claim = claim_output(
+        &args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("outputs/validation")),
+    )?;
     let results = validate::validate(&runs, &extra);
     let mut rows: Vec<&Row> = Vec::new();
     let mut out = String::new();
@@ -142,11 +148,7 @@ pub(super) fn validate(args: ValidateArgs) -> Result<()> {
         print!("{out}");
     }
     print!("{summary}");
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("outputs/validation"));
-    let outd = OutputDir::new(&dir)?;
+    let mut outd = OutputDir::new(&claim)?;
     let mut json = serde_json::to_vec_pretty(&rows).context("cannot serialize validation.json")?;
     json.push(b'\n');
     outd.add("validation.json", &json)?;

@@ -13,6 +13,7 @@ mod hand_traces;
 mod layering;
 mod montecarlo;
 mod options;
+mod output_safety;
 mod queueing;
 mod report;
 mod resolve;

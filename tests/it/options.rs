@@ -261,11 +261,14 @@ fn calibrate_takes_the_engine_from_a_scenario_or_the_flags() {
 
 #[test]
 fn a_runtime_failure_exits_1_and_writes_nothing() {
-    // The output directory cannot be created (its parent is a regular
-    // file): a failure of the machine, not of the input.
+    // The per-request file cannot be created (its parent is a regular
+    // file): the machine refuses after the simulation, exit 1.
     let dir = setup();
     std::fs::write(dir.path().join("blocker"), "a file").unwrap();
-    let out = fleetsim(dir.path(), &["run", "s.toml", "--out", "blocker/results"]);
+    let out = fleetsim(
+        dir.path(),
+        &["run", "s.toml", "--requests-out", "blocker/req.csv"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -283,5 +286,9 @@ fn a_runtime_failure_exits_1_and_writes_nothing() {
         .filter(|n| n != "s.toml" && n != "blocker")
         .collect();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
-    assert!(!Path::new(&dir.path().join("outputs")).exists());
+    assert!(!Path::new(&dir.path().join("outputs/opts")).exists());
+    // An output folder that cannot exist (its parent is a file) is refused
+    // before any work, as input.
+    let out = fleetsim(dir.path(), &["run", "s.toml", "--out", "blocker/results"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
