@@ -63,7 +63,7 @@ pub struct ValidateArgs {
 }
 
 /// Options shared by commands that run replications.
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone)]
 pub struct RunOptions {
     /// Replications (default: the scenario's; size and breakeven use at least 20)
     #[arg(long)]
@@ -81,6 +81,23 @@ pub struct RunOptions {
     /// Print nothing but errors
     #[arg(long, short)]
     pub quiet: bool,
+    /// Stop any history after this many events (iteration ends, arrivals,
+    /// fleet events) and refuse the run: what could never finish is stopped
+    #[arg(long, value_name = "N", default_value_t = fleetsim::simulation::DEFAULT_MAX_EVENTS)]
+    pub max_events: u64,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            replications: None,
+            seed: None,
+            threads: None,
+            out: None,
+            quiet: false,
+            max_events: fleetsim::simulation::DEFAULT_MAX_EVENTS,
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone)]

@@ -9,7 +9,30 @@ use clap::Parser;
 use app::{Failure, main_with};
 use cli::Cli;
 
+/// Standard output that cannot be written (a closed pipe, a full disk)
+/// ends the program with exit 1: silently for a closed pipe (`| head`),
+/// with one line otherwise, never with a panic's backtrace.
+fn exit_on_stdout_failure() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if let Some(reason) = msg.strip_prefix("failed printing to stdout: ") {
+            if !reason.contains("Broken pipe") {
+                eprintln!("Error: cannot write to standard output: {reason}");
+            }
+            std::process::exit(1);
+        }
+        default(info);
+    }));
+}
+
 fn main() {
+    exit_on_stdout_failure();
     let cli = Cli::parse();
     match main_with(cli) {
         Ok(()) => {}

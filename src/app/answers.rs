@@ -124,6 +124,13 @@ pub(super) fn breakeven(args: BreakevenArgs) -> Result<()> {
             args.from, args.to, args.steps
         )));
     }
+    // Demand multipliers as scenarios bound demand_scale; steps as a chart can show.
+    if args.from < 1e-6 || args.to > 1000.0 || args.steps > 1000 {
+        return Err(Failure::Input(format!(
+            "the break-even range --from {} --to {} --steps {} is not allowed: expected 1e-6 <= from < to <= 1000 and 2 <= steps <= 1000",
+            args.from, args.to, args.steps
+        )));
+    }
     let opts = Options::new(&args.run)?;
     let base = Source::read(Some(&args.scenario))?.parse()?;
     options::no_search_spaces(&base, "breakeven")?;

@@ -64,18 +64,34 @@ pub(super) struct Options {
     threads: Option<usize>,
     pub out: Option<PathBuf>,
     pub quiet: bool,
+    /// Event budget of one history (`--max-events`).
+    pub max_events: u64,
 }
+
+/// Most replications a run may ask for: each keeps a row of metrics.
+pub(super) const MAX_REPLICATIONS: u64 = 1_000_000;
+/// Most worker threads: beyond this, threads only cost memory.
+const MAX_THREADS: usize = 1024;
 
 impl Options {
     pub fn new(o: &RunOptions) -> Result<Options> {
-        if o.replications == Some(0) {
-            return Err(Failure::Input(
-                "--replications 0 is not allowed: expected an integer >= 1".into(),
-            ));
+        if let Some(n) = o.replications
+            && !(1..=MAX_REPLICATIONS).contains(&n)
+        {
+            return Err(Failure::Input(format!(
+                "--replications {n} is not allowed: expected an integer from 1 to {MAX_REPLICATIONS}"
+            )));
         }
-        if o.threads == Some(0) {
+        if let Some(t) = o.threads
+            && !(1..=MAX_THREADS).contains(&t)
+        {
+            return Err(Failure::Input(format!(
+                "--threads {t} is not allowed: expected an integer from 1 to {MAX_THREADS}"
+            )));
+        }
+        if o.max_events == 0 {
             return Err(Failure::Input(
-                "--threads 0 is not allowed: expected an integer >= 1".into(),
+                "--max-events 0 is not allowed: expected an integer >= 1".into(),
             ));
         }
         Ok(Options {
@@ -84,7 +100,16 @@ impl Options {
             threads: o.threads,
             out: o.out.clone(),
             quiet: o.quiet,
+            max_events: o.max_events,
         })
+    }
+
+    /// Simulation options with this run's event budget.
+    pub fn sim_options(&self) -> fleetsim::simulation::SimOptions {
+        fleetsim::simulation::SimOptions {
+            max_events: self.max_events,
+            ..Default::default()
+        }
     }
 
     /// `run`: the flags override the scenario's seed and replications.
@@ -173,10 +198,12 @@ impl RunFlags {
                 "--until-precision {p} is not allowed: expected a fraction between 0 and 1, e.g. 0.01"
             )));
         }
-        if args.max_replications == Some(0) {
-            return Err(Failure::Input(
-                "--max-replications 0 is not allowed: expected an integer >= 1".into(),
-            ));
+        if let Some(n) = args.max_replications
+            && !(1..=MAX_REPLICATIONS).contains(&n)
+        {
+            return Err(Failure::Input(format!(
+                "--max-replications {n} is not allowed: expected an integer from 1 to {MAX_REPLICATIONS}"
+            )));
         }
         if shard.is_some() && args.until_precision.is_some() {
             return Err(Failure::Input("--shard and --until-precision do not combine: a precision target needs every replication in one place; shard a fixed --replications count instead".into()));

@@ -32,7 +32,7 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
 
     let pool = opts.thread_pool()?;
     let bar = opts.progress();
-    let options = SimOptions::default();
+    let options = opts.sim_options();
     let run_indices = |indices: &[u64]| {
         pool.install(|| montecarlo::run_batch(&scenario, seed, indices, &options, &bar))
     };
@@ -42,6 +42,7 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
         bar.start(indices.len() as u64);
         let batch = run_indices(&indices);
         bar.finish();
+        check_event_budget(&scenario, &batch, opts.max_events)?;
         let fp = run_fingerprint(&text, seed, n);
         let series = batch.timeseries.clone();
         let part = Part::new(fp, meta, n, shard, &batch, text.clone(), series);
@@ -104,6 +105,7 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
         }
     };
     bar.finish();
+    check_event_budget(&scenario, &batch, opts.max_events)?;
     let mut summary = RunSummary::build(&meta, &batch.replications);
     summary.precision = precision;
     let out = claim.as_ref().expect("claimed for an unsharded run");
@@ -138,6 +140,23 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
             );
         }
         println!("\nWrote {}", written.display());
+    }
+    Ok(())
+}
+
+/// Refuses results in which a history was stopped at the event budget.
+pub(super) fn check_event_budget(
+    scenario: &Scenario,
+    batch: &montecarlo::Batch,
+    max_events: u64,
+) -> Result<()> {
+    for r in &batch.replications {
+        if let Some(s) = r.outcomes.iter().position(|o| o.stopped_at_event_budget) {
+            return Err(Failure::Input(format!(
+                "replication {} of strategy \"{}\" was stopped after {max_events} events (--max-events): at this demand and horizon the history would take too long to simulate. Shorten the horizon, lower the demand, or raise --max-events",
+                r.index, scenario.strategies[s].name
+            )));
+        }
     }
     Ok(())
 }

@@ -108,6 +108,9 @@ pub struct Outcome {
     /// Indexed by [`Metric::index`].
     pub values: Vec<f64>,
     pub pools: Vec<PoolOutcome>,
+    /// The history was stopped at the event budget
+    /// (`SimOptions::max_events`): its figures are not a result.
+    pub stopped_at_event_budget: bool,
 }
 
 impl Outcome {

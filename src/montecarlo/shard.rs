@@ -211,6 +211,8 @@ impl Part {
             Ok(Outcome {
                 values: unbits(&o.values),
                 pools,
+                // A shard refuses to write a part with a stopped history.
+                stopped_at_event_budget: false,
             })
         };
         let replications = self

@@ -65,6 +65,32 @@ impl Allowed {
         integer: true,
     };
 
+    /// Replicas in a pool: each costs memory and events; a hundred thousand
+    /// replicas of one model is beyond any fleet.
+    pub const REPLICAS: Allowed = Allowed {
+        min: 1.0,
+        min_inclusive: true,
+        max: 100_000.0,
+        max_inclusive: true,
+        integer: true,
+    };
+    /// A floor of replicas, which may be 0.
+    pub const REPLICAS0: Allowed = Allowed {
+        min: 0.0,
+        min_inclusive: true,
+        max: 100_000.0,
+        max_inclusive: true,
+        integer: true,
+    };
+    /// Replications: each keeps a row of metrics in memory.
+    pub const REPLICATIONS: Allowed = Allowed {
+        min: 1.0,
+        min_inclusive: true,
+        max: 1_000_000.0,
+        max_inclusive: true,
+        integer: true,
+    };
+
     /// An arrival rate, requests/s: up to a million (beyond any one
     /// deployment; larger values are typos, and would never finish).
     pub const RATE: Allowed = Allowed {

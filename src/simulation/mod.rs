@@ -54,7 +54,14 @@ pub struct SimOptions {
     pub stepwise_vllm: bool,
     /// Report a [`TimeSample`] to the observer every this many seconds.
     pub sample_interval_s: Option<Seconds>,
+    /// Stop a history after this many events (iteration ends and calendar
+    /// events), marking its outcome: what could never finish is stopped,
+    /// never left to run out of time or memory.
+    pub max_events: u64,
 }
+
+/// The default event budget of one history: about two minutes of one core.
+pub const DEFAULT_MAX_EVENTS: u64 = 1_000_000_000;
 
 impl Default for SimOptions {
     fn default() -> Self {
@@ -62,6 +69,7 @@ impl Default for SimOptions {
             fast_forward: true,
             stepwise_vllm: false,
             sample_interval_s: None,
+            max_events: DEFAULT_MAX_EVENTS,
         }
     }
 }
@@ -225,7 +233,14 @@ impl<O: Observer> Sim<'_, O> {
         if let Some(dt) = self.options.sample_interval_s {
             self.calendar.schedule(dt, CLASS_FLEET, Event::Sample);
         }
+        let mut events = 0u64;
+        let mut stopped = false;
         loop {
+            events += 1;
+            if events > self.options.max_events {
+                stopped = true;
+                break;
+            }
             // The earliest of the calendar and the replicas' iteration ends
             // (class 0), by (time, class, sequence).
             let end = self.ends.earliest();
@@ -255,7 +270,9 @@ impl<O: Observer> Sim<'_, O> {
                 break;
             }
         }
-        self.finish()
+        let (mut outcome, latencies) = self.finish();
+        outcome.stopped_at_event_budget = stopped;
+        (outcome, latencies)
     }
 
     fn handle(&mut self, event: Event) {

@@ -147,6 +147,13 @@ impl<O: Observer> Sim<'_, O> {
         for x in v.iter_mut() {
             *x += 0.0;
         }
-        (Outcome { values: v, pools }, latencies)
+        (
+            Outcome {
+                values: v,
+                pools,
+                stopped_at_event_budget: false,
+            },
+            latencies,
+        )
     }
 }

@@ -395,3 +395,39 @@ fn fleet_mistakes_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn unwritable_standard_output_ends_with_exit_1_and_no_panic() {
+    use std::process::{Command, Stdio};
+    // A full disk: one line on stderr.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full exists on Linux");
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .arg("presets")
+        .stdout(Stdio::from(full))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("Error: cannot write to standard output") && err.lines().count() == 1,
+        "{err}"
+    );
+    // A closed pipe (`| head`): silent. The reading end is closed before
+    // the program starts, so its first write fails.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .arg("presets")
+        .stdout(Stdio::from(writer))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 
+use super::common::*;
 use fleetsim::scenario::parse;
 use fleetsim::simulation::{SimOptions, simulate};
 
@@ -115,6 +116,15 @@ proptest! {
                 // replacements that only make it long: a huge but allowed
                 // arrival rate or token count).
                 s.horizon_s = s.horizon_s.min(20.0);
+                if s.search.is_empty() && !light(&s) {
+                    // Heavy but allowed: it must stop at the event budget
+                    // (or finish) instead of running on.
+                    let draws = fleetsim::montecarlo::draws_for(&s, 1, 0);
+                    let budget = SimOptions { max_events: 20_000, ..SimOptions::default() };
+                    for k in 0..s.strategies.len() {
+                        let _ = simulate(&s, k, &draws, 1, 0, &budget, &mut ());
+                    }
+                }
                 if s.search.is_empty() && light(&s) {
                     let draws = fleetsim::montecarlo::draws_for(&s, 1, 0);
                     for k in 0..s.strategies.len() {
@@ -188,6 +198,81 @@ fn number_spans_skip_comments_strings_and_names() {
 
 fn scenario_files_are_empty() -> bool {
     scenarios().iter().any(|(_, t)| t.is_empty())
+}
+
+#[test]
+fn numbers_that_would_exhaust_time_or_memory_are_refused() {
+    // Found by the hostile-input campaign: each hung or blew up memory
+    // while `check` called it valid.
+    let dir = tempfile::tempdir().unwrap();
+    let base = shipped("reference.toml");
+    let cases: [(&str, String, &[&str], &str); 7] = [
+        (
+            "replicas",
+            base.replace("replicas = 2,", "replicas = 0x7fffffff,"),
+            &[],
+            "replicas",
+        ),
+        (
+            "cv",
+            base.replace(
+                "{ process = \"poisson\", rate = 15.0 }",
+                "{ process = \"renewal\", rate = 15.0, cv = 9.2e18 }",
+            ),
+            &[],
+            "cv",
+        ),
+        (
+            "replications",
+            base.replace("replications = 1", "replications = 4000000000"),
+            &[],
+            "replications",
+        ),
+        (
+            "horizon",
+            base.replace("horizon = \"2000s\"", "horizon = 0.5"),
+            &[],
+            "horizon",
+        ),
+        (
+            "threads",
+            base.clone(),
+            &["--threads", "100000"],
+            "--threads",
+        ),
+        (
+            "flag replications",
+            base.clone(),
+            &["--replications", "4000000000"],
+            "--replications",
+        ),
+        (
+            "event budget",
+            base.clone(),
+            &["--max-events", "1000"],
+            "--max-events",
+        ),
+    ];
+    for (what, text, flags, needle) in cases {
+        assert!(
+            !flags.is_empty() || text != base,
+            "{what}: the replacement must apply"
+        );
+        std::fs::write(dir.path().join("s.toml"), &text).unwrap();
+        let mut args = vec!["run", "s.toml", "--quiet", "--out", "o"];
+        args.extend(flags);
+        let out = fleetsim(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{what}: {}", stderr(&out));
+        assert!(!dir.path().join("o").exists(), "{what}: nothing written");
+    }
+    std::fs::write(dir.path().join("s.toml"), &base).unwrap();
+    for flags in [&["--to", "1e6"][..], &["--steps", "100000"]] {
+        let mut args = vec!["breakeven", "s.toml", "--quiet"];
+        args.extend(flags);
+        let out = fleetsim(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {}", stderr(&out));
+    }
 }
 
 #[test]

@@ -159,16 +159,12 @@ impl Resolver<'_, '_, '_> {
         let workload = self.workload(raw_workload)?;
         let horizon_s = match &raw.horizon {
             Some(h) => match &h.0 {
-                Num::Value(v)
-                    if Allowed::POSITIVE.contains(*v) && *v <= defaults::MAX_HORIZON_S =>
-                {
-                    *v
-                }
+                Num::Value(v) if (1.0..=defaults::MAX_HORIZON_S).contains(v) => *v,
                 Num::Value(v) => {
                     return Err(self.invalid(
                         "horizon",
                         v,
-                        "a duration > 0 and at most 5 years, e.g. \"1h\"",
+                        "a duration of at least 1 s and at most 5 years, e.g. \"1h\"",
                         None,
                     ));
                 }
@@ -225,7 +221,7 @@ impl Resolver<'_, '_, '_> {
         let replications = match self.plain(
             "montecarlo.replications",
             mc.replications.as_ref(),
-            Allowed::POSITIVE_COUNT,
+            Allowed::REPLICATIONS,
         )? {
             Some(v) => v as u64,
             None => defaults::REPLICATIONS,

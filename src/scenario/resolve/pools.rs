@@ -43,8 +43,8 @@ impl Resolver<'_, '_, '_> {
         min: Option<&RawNum>,
         max: &RawNum,
     ) -> R<(Param, Param)> {
-        let min_p = self.num_or(&format!("{f}.min_replicas"), min, 0.0, Allowed::COUNT)?;
-        let max_p = self.num(&format!("{f}.max_replicas"), max, Allowed::POSITIVE_COUNT)?;
+        let min_p = self.num_or(&format!("{f}.min_replicas"), min, 0.0, Allowed::REPLICAS0)?;
+        let max_p = self.num(&format!("{f}.max_replicas"), max, Allowed::REPLICAS)?;
         let lo = match min_p {
             Param::Fixed(v) => v,
             Param::Drawn(i) => self.uncertain.inputs[i].dist.support().1,
@@ -135,11 +135,7 @@ impl Resolver<'_, '_, '_> {
             } => (
                 name,
                 PoolKind::Reserved {
-                    replicas: self.num(
-                        &format!("{f}.replicas"),
-                        &replicas,
-                        Allowed::POSITIVE_COUNT,
-                    )?,
+                    replicas: self.num(&format!("{f}.replicas"), &replicas, Allowed::REPLICAS)?,
                     price_per_gpu_hour: self.num(
                         &format!("{f}.price_per_gpu_hour"),
                         &price_per_gpu_hour,
@@ -166,7 +162,7 @@ impl Resolver<'_, '_, '_> {
                         replicas: self.num(
                             &format!("{f}.replicas"),
                             &replicas,
-                            Allowed::POSITIVE_COUNT,
+                            Allowed::REPLICAS,
                         )?,
                         capex_per_gpu: self.num(
                             &format!("{f}.capex_per_gpu"),
@@ -265,10 +261,11 @@ impl Resolver<'_, '_, '_> {
                         },
                         engine,
                     )?,
+                    // At most one a second: beyond it no replica ever serves.
                     interruptions_per_hour: self.num(
                         &format!("{f}.interruptions_per_hour"),
                         &interruptions_per_hour,
-                        nn,
+                        Allowed::between(0.0, 3600.0),
                     )?,
                     notice_s: self.dur_or(
                         &format!("{f}.notice"),

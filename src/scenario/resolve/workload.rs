@@ -277,7 +277,8 @@ impl Resolver<'_, '_, '_> {
                     }
                 };
                 let cv_allowed = match family {
-                    RenewalFamily::Gamma => Allowed::NON_NEGATIVE,
+                    // Gamma shapes below 1e-4 (CV above 100) stall the sampler.
+                    RenewalFamily::Gamma => Allowed::between(0.0, 100.0),
                     // Weibull CV below 0.05 needs shapes beyond the solver's bracket.
                     RenewalFamily::Weibull => Allowed::between(0.05, 50.0),
                 };

@@ -13,13 +13,36 @@ pub fn parse_datetime(s: &str) -> Option<f64> {
     let y: i64 = d.next()?.parse().ok()?;
     let m: i64 = d.next()?.parse().ok()?;
     let day: i64 = d.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    // Real dates only (no February 30th), in years a trace can come from.
+    if !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=month_days[(m - 1) as usize]).contains(&day)
+    {
         return None;
     }
     let mut t = time.trim_end_matches('Z').split(':');
-    let hh: f64 = t.next()?.parse().ok()?;
-    let mm: f64 = t.next()?.parse().ok()?;
+    let hh: u32 = t.next()?.parse().ok()?;
+    let mm: u32 = t.next()?.parse().ok()?;
     let ss: f64 = t.next()?.parse().ok()?;
+    if t.next().is_some() || hh > 23 || mm > 59 || !(0.0..60.0).contains(&ss) {
+        return None;
+    }
+    let (hh, mm) = (hh as f64, mm as f64);
     // Days from civil (Howard Hinnant's algorithm).
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);

@@ -288,6 +288,14 @@ mod tests {
         assert_eq!(parse_datetime("1970-01-01 00:00:00"), Some(0.0));
         assert_eq!(parse_datetime("2000-03-01 00:00:01"), Some(951_868_801.0));
         assert_eq!(parse_datetime("2023-13-01 00:00:00"), None);
+        // Impossible dates and times (found by the hostile-input campaign).
+        assert_eq!(parse_datetime("2023-02-30 00:00:00"), None);
+        assert_eq!(parse_datetime("2023-02-29 00:00:00"), None);
+        assert!(parse_datetime("2024-02-29 00:00:00").is_some());
+        assert_eq!(parse_datetime("2023-11-16 25:00:00"), None);
+        assert_eq!(parse_datetime("2023-11-16 18:99:00"), None);
+        assert_eq!(parse_datetime("2023-11-16 18:15:60"), None);
+        assert_eq!(parse_datetime("2023-11-16 18:15:46:00"), None);
     }
 
     #[test]
