@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Batch, Replication, RunMeta, StrategySeries};
-use crate::metrics::{LatencyHistogram, Outcome, PoolMetric, PoolOutcome};
+use crate::metrics::{LatencyHistogram, Metric, Outcome, PoolMetric, PoolOutcome};
 use crate::scenario::Draws;
 use crate::simulation::Latencies;
 
@@ -189,6 +189,57 @@ impl Part {
         Ok(part)
     }
 
+    /// Checks what an edited file could get wrong: the replications are
+    /// exactly this shard's, each with one outcome per strategy, every
+    /// metric and every pool's metrics, one set of latencies per strategy.
+    fn check_contents(&self) -> Result<(), String> {
+        let me = format!("shard {}/{}", self.shard.k, self.shard.n);
+        let expected = self.shard.indices(self.total_replications);
+        let got: Vec<u64> = self.replications.iter().map(|r| r.index).collect();
+        if got != expected {
+            return Err(format!(
+                "{me} holds replications {} but should hold {}",
+                list(&got),
+                list(&expected)
+            ));
+        }
+        let strategies = self.meta.strategies.len();
+        for r in &self.replications {
+            if r.outcomes.len() != strategies {
+                return Err(format!(
+                    "{me}, replication {}: {} outcomes for {strategies} strategies",
+                    r.index,
+                    r.outcomes.len()
+                ));
+            }
+            if r.draws.len() != self.meta.inputs.len() {
+                return Err(format!(
+                    "{me}, replication {}: {} drawn inputs for {} uncertain inputs",
+                    r.index,
+                    r.draws.len(),
+                    self.meta.inputs.len()
+                ));
+            }
+            for o in &r.outcomes {
+                if o.values.len() != Metric::COUNT {
+                    return Err(format!(
+                        "{me}, replication {}: {} metric values, expected {}",
+                        r.index,
+                        o.values.len(),
+                        Metric::COUNT
+                    ));
+                }
+            }
+        }
+        if self.latencies.len() != strategies {
+            return Err(format!(
+                "{me}: latencies for {} strategies, expected {strategies}",
+                self.latencies.len()
+            ));
+        }
+        Ok(())
+    }
+
     fn batch(&self) -> Result<Batch, String> {
         let kind = |k: &str| -> &'static str {
             ["reserved", "owned", "on_demand", "spot", "serverless"]
@@ -253,6 +304,19 @@ impl Part {
     }
 }
 
+/// Most replications a merged run may have (as a run may ask for).
+const MAX_TOTAL: u64 = 1_000_000;
+
+/// A short rendering of a list of replication indices.
+fn list(v: &[u64]) -> String {
+    let shown: Vec<String> = v.iter().take(5).map(u64::to_string).collect();
+    format!(
+        "[{}{}]",
+        shown.join(", "),
+        if v.len() > 5 { ", ..." } else { "" }
+    )
+}
+
 /// A sharded run put back together.
 pub struct Merged {
     pub meta: RunMeta,
@@ -295,11 +359,28 @@ pub fn merge(parts: &[Part]) -> Result<Merged, String> {
         }
     }
     let n = first.shard.n;
+    // An edited part must not make the merge allocate or index blindly.
+    if first.total_replications == 0 || first.total_replications > MAX_TOTAL {
+        return Err(format!(
+            "the parts say the run has {} replications: expected 1 to {MAX_TOTAL}",
+            first.total_replications
+        ));
+    }
+    if n == 0 || n > first.total_replications.max(parts.len() as u64) {
+        return Err(format!(
+            "the parts say the run was cut into {n} shards: expected 1 to {} (its replications)",
+            first.total_replications
+        ));
+    }
     let mut seen = vec![false; n as usize];
     for p in parts {
+        if p.shard.k == 0 || p.shard.k > n {
+            return Err(format!("shard {}/{n} is not a shard of {n}", p.shard.k));
+        }
         if std::mem::replace(&mut seen[(p.shard.k - 1) as usize], true) {
             return Err(format!("shard {}/{} is given twice", p.shard.k, n));
         }
+        p.check_contents()?;
     }
     if let Some(missing) = seen.iter().position(|s| !s) {
         return Err(format!("shard {}/{n} is missing", missing + 1));

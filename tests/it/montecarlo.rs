@@ -384,3 +384,80 @@ fn bad_monte_carlo_input_is_refused() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn edited_part_files_are_refused_never_merged_wrong_nor_a_panic() {
+    // Found by the hostile-input campaign: edited parts that panicked or
+    // were merged into wrong results.
+    let dir = tempfile::tempdir().unwrap();
+    write_scenario(dir.path(), UNCERTAIN);
+    for k in ["1/2", "2/2"] {
+        run_ok(
+            dir.path(),
+            &[
+                "run",
+                "s.toml",
+                "--replications",
+                "4",
+                "--shard",
+                k,
+                "--quiet",
+                "--out",
+                "parts",
+            ],
+        );
+    }
+    let read = |k: u32| -> serde_json::Value {
+        serde_json::from_slice(&bytes(dir.path(), &format!("parts/part-{k}-of-2.json"))).unwrap()
+    };
+    type Edit = fn(&mut serde_json::Value, &serde_json::Value);
+    let edits: [(&str, Edit); 6] = [
+        ("a replication of shard 1 given as shard 2's", |p, other| {
+            p["replications"][0]["index"] = other["replications"][0]["index"].clone();
+        }),
+        ("a shortened metric list", |p, _| {
+            p["replications"][0]["outcomes"][0]["values"]
+                .as_array_mut()
+                .unwrap()
+                .pop();
+        }),
+        ("shard 0", |p, _| p["shard"]["k"] = 0.into()),
+        ("an absurd shard count", |p, _| {
+            p["shard"]["n"] = serde_json::json!(u64::MAX);
+        }),
+        ("a missing outcome", |p, _| {
+            p["replications"][0]["outcomes"]
+                .as_array_mut()
+                .unwrap()
+                .pop();
+        }),
+        ("missing latencies", |p, _| {
+            p["latencies"].as_array_mut().unwrap().clear();
+        }),
+    ];
+    for (what, edit) in edits {
+        let mut p2 = read(2);
+        edit(&mut p2, &read(1));
+        std::fs::write(
+            dir.path().join("parts/edited.json"),
+            serde_json::to_vec(&p2).unwrap(),
+        )
+        .unwrap();
+        let out = fleetsim(
+            dir.path(),
+            &[
+                "merge",
+                "parts/part-1-of-2.json",
+                "parts/edited.json",
+                "--out",
+                "merged",
+                "--quiet",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
+        assert!(
+            !dir.path().join("merged").exists(),
+            "{what}: nothing written"
+        );
+    }
+}
