@@ -44,5 +44,9 @@ fn main() {
             eprintln!("Error: {e:#}");
             std::process::exit(1);
         }
+        Err(Failure::Interrupted(msg)) => {
+            eprintln!("{msg}");
+            std::process::exit(130);
+        }
     }
 }

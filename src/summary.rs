@@ -24,7 +24,20 @@ pub struct RunSummary {
     /// Present when the run was asked for a precision target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub precision: Option<Precision>,
+    /// Present when the run was interrupted: the summary covers the
+    /// replications 0..completed only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial: Option<Partial>,
     pub fleetsim_version: String,
+}
+
+/// An interrupted run's extent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Partial {
+    /// Replications 0..completed finished and are summarized.
+    pub completed: u64,
+    /// Replications the run was asked for.
+    pub requested: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -195,6 +208,7 @@ impl RunSummary {
             strategies,
             uncertain_inputs,
             precision: None,
+            partial: None,
             fleetsim_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }

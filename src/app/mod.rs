@@ -51,6 +51,8 @@ pub enum Failure {
     Input(String),
     /// Something else went wrong, e.g. a file could not be written (exit 1).
     Runtime(anyhow::Error),
+    /// Stopped by a signal (exit 130), after writing what was finished.
+    Interrupted(String),
 }
 
 impl From<Box<ScenarioError>> for Failure {

@@ -36,6 +36,12 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
     let run_indices = |indices: &[u64]| {
         pool.install(|| montecarlo::run_batch(&scenario, seed, indices, &options, &bar))
     };
+    // An unsharded run keeps its finished replications when interrupted.
+    let interrupt = |indices: &[u64]| {
+        pool.install(|| {
+            montecarlo::run_batch_until(&scenario, seed, indices, &options, &bar, &INTERRUPTED)
+        })
+    };
 
     if let Some(shard) = flags.shard {
         let indices = shard.indices(n);
@@ -71,10 +77,12 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
         return Ok(());
     }
 
-    let (batch, precision) = match flags.until_precision {
+    catch_interrupts();
+    let (batch, precision, cut) = match flags.until_precision {
         None => {
             bar.start(n);
-            (run_indices(&(0..n).collect::<Vec<_>>()), None)
+            let (batch, cut) = interrupt(&(0..n).collect::<Vec<_>>());
+            (batch, None, cut)
         }
         Some(target) => {
             // Deterministic batches (never depending on the thread count):
@@ -86,11 +94,12 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
             let mut next = n.max(2);
             loop {
                 bar.start(next);
-                batch.extend(run_indices(&(done..next).collect::<Vec<_>>()));
+                let (more, cut) = interrupt(&(done..next).collect::<Vec<_>>());
+                batch.extend(more);
                 done = next;
                 let achieved =
                     RunSummary::build(&meta, &batch.replications).cost_relative_half_width();
-                if achieved <= target || done >= cap {
+                if achieved <= target || done >= cap || cut {
                     break (
                         batch,
                         Some(Precision {
@@ -98,6 +107,7 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
                             achieved_relative_half_width: achieved,
                             reached: achieved <= target,
                         }),
+                        cut,
                     );
                 }
                 next = (done + step).min(cap);
@@ -106,8 +116,20 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
     };
     bar.finish();
     check_event_budget(&scenario, &batch, opts.max_events)?;
+    let completed = batch.replications.len() as u64;
+    if cut && completed == 0 {
+        return Err(Failure::Interrupted(
+            "interrupted before any replication finished; nothing written".into(),
+        ));
+    }
     let mut summary = RunSummary::build(&meta, &batch.replications);
     summary.precision = precision;
+    if cut {
+        summary.partial = Some(fleetsim::summary::Partial {
+            completed,
+            requested: n.max(completed),
+        });
+    }
     let out = claim.as_ref().expect("claimed for an unsharded run");
     let series = batch.timeseries.clone().unwrap_or_default();
     let mut data = ReportData::build(&meta, &summary, &batch, series, &text);
@@ -141,7 +163,33 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
         }
         println!("\nWrote {}", written.display());
     }
+    if let Some(p) = summary.partial {
+        return Err(Failure::Interrupted(format!(
+            "interrupted: wrote the {} of {} replications that finished (0 to {}) to {}, marked partial in summary.json",
+            p.completed,
+            p.requested,
+            p.completed - 1,
+            written.display()
+        )));
+    }
     Ok(())
+}
+
+/// Set by the first Ctrl-C or SIGTERM: no new replication starts.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The first Ctrl-C (or SIGTERM, SIGHUP) lets the running replications
+/// finish and writes what is done; a second one exits at once.
+fn catch_interrupts() {
+    use std::sync::atomic::Ordering;
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\nInterrupted: finishing the replications in progress, then writing the finished ones (again to quit at once)."
+        );
+    });
 }
 
 /// Refuses results in which a history was stopped at the event budget.

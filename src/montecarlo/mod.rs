@@ -209,6 +209,67 @@ pub fn run_batch(
     batch
 }
 
+/// Like [`run_batch`], but stops starting replications once `stop` is set
+/// (e.g. by Ctrl-C). The replications in progress finish, and the batch
+/// keeps only the longest run of indices from the first one that all
+/// finished: a contiguous prefix, so an interrupted sample is not biased
+/// towards quick replications. Returns whether it was cut short.
+///
+/// Work goes in chunks of a few replications per thread, each merged in
+/// index order, so memory does not grow with the number of replications
+/// and an uninterrupted result is the same as [`run_batch`]'s.
+pub fn run_batch_until(
+    scenario: &Scenario,
+    seed: u64,
+    indices: &[u64],
+    options: &SimOptions,
+    progress: &dyn Progress,
+    stop: &std::sync::atomic::AtomicBool,
+) -> (Batch, bool) {
+    use std::sync::atomic::Ordering;
+    let n_strategies = scenario.strategies.len();
+    let mut batch = Batch {
+        replications: Vec::new(),
+        latencies: vec![Latencies::default(); n_strategies],
+        timeseries: None,
+    };
+    let chunk = (rayon::current_num_threads() * 8).max(1);
+    for part in indices.chunks(chunk) {
+        let runs: Vec<Option<ReplicationRun>> = part
+            .par_iter()
+            .map(|&i| {
+                if stop.load(Ordering::SeqCst) {
+                    return None;
+                }
+                let r = run_replication(scenario, seed, i, options);
+                progress.advance(1);
+                Some(r)
+            })
+            .collect();
+        for run in runs {
+            let Some((rep, lat, series)) = run else {
+                // Everything after the first replication not run is dropped.
+                batch.replications.sort_by_key(|r| r.index);
+                return (batch, true);
+            };
+            batch.replications.push(rep);
+            if series.is_some() {
+                batch.timeseries = series;
+            }
+            for (a, b) in batch.latencies.iter_mut().zip(&lat) {
+                a.merge(b);
+            }
+        }
+        if stop.load(Ordering::SeqCst) {
+            batch.replications.sort_by_key(|r| r.index);
+            let cut = batch.replications.len() < indices.len();
+            return (batch, cut);
+        }
+    }
+    batch.replications.sort_by_key(|r| r.index);
+    (batch, false)
+}
+
 /// Runs one strategy over the given replication indices, in parallel,
 /// returning outcomes in index order (for searches that vary one strategy).
 pub fn run_strategy(

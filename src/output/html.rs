@@ -86,6 +86,14 @@ pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
         escape(&format_duration(s.horizon_s)),
         s.seed
     );
+    if let Some(p) = &s.partial {
+        let _ = writeln!(
+            h,
+            "<p class=\"warn\"><strong>Partial result:</strong> the run was interrupted; these are replications 0 to {} of the {} asked for.</p>",
+            p.completed.saturating_sub(1),
+            p.requested
+        );
+    }
     if let Some(p) = &s.precision {
         let _ = writeln!(
             h,

@@ -85,6 +85,13 @@ pub fn render(summary: &RunSummary) -> String {
         summary.seed,
         money(api)
     ));
+    if let Some(p) = &summary.partial {
+        out.push_str(&format!(
+            "PARTIAL: interrupted after replications 0 to {} of {}.\n\n",
+            p.completed.saturating_sub(1),
+            p.requested
+        ));
+    }
     out.push_str(&line(headers.iter().map(|h| h.to_string()).collect()));
     out.push('\n');
     out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect()));

@@ -431,3 +431,58 @@ fn unwritable_standard_output_ends_with_exit_1_and_no_panic() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn an_interrupted_run_writes_the_replications_that_finished() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let text = shipped("reference.toml").replace("replications = 1", "replications = 100000");
+    std::fs::write(dir.path().join("long.toml"), text).unwrap();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+            .args(["run", "long.toml", "--quiet", "--out", "o"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let signal = |pid: u32| {
+        let ok = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -INT");
+    };
+    let child = start();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    signal(child.id());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("o/summary.json")).unwrap()).unwrap();
+    let done = summary["partial"]["completed"].as_u64().unwrap();
+    assert_eq!(summary["partial"]["requested"].as_u64(), Some(100000));
+    assert!(done > 0 && done < 100000, "{done}");
+    assert_eq!(summary["replications"].as_u64(), Some(done));
+    // The finished replications are 0..done, with no gap.
+    let csv = std::fs::read_to_string(dir.path().join("o/replications.csv")).unwrap();
+    let mut idx: Vec<u64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    idx.dedup();
+    assert_eq!(idx, (0..done).collect::<Vec<_>>());
+    let html = std::fs::read_to_string(dir.path().join("o/report.html")).unwrap();
+    assert!(html.contains("Partial result"));
+    // A second signal ends the run at once.
+    let child = start();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    signal(child.id());
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    signal(child.id());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+}
