@@ -174,17 +174,7 @@ pub fn report_figures(data: &ReportData) -> Result<Vec<Figure>, String> {
 }
 
 /// A file-name-safe form of a strategy name.
-pub fn slug(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+pub use crate::units::slug;
 
 /// A range that plotters can draw: widened if empty or degenerate.
 pub fn span(lo: f64, hi: f64) -> std::ops::Range<f64> {

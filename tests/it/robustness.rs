@@ -310,3 +310,43 @@ fn durations_that_would_stall_a_history_are_refused() {
         assert!(err.to_string().contains(field), "{err}");
     }
 }
+
+#[test]
+fn names_that_cannot_name_files_or_would_garble_a_terminal_are_refused() {
+    let base = shipped("reference.toml");
+    let two = base.replace(
+        "[montecarlo]",
+        "[[strategy]]\nname = \"always_on\"\npools = [ { kind = \"reserved\", replicas = 3, price_per_gpu_hour = 2.0 } ]\n\n[montecarlo]",
+    );
+    let long = "x".repeat(5_000_000);
+    let cases = [
+        // `always on` and `always_on` would write the same chart file.
+        (
+            two.replace("name = \"always-on\"", "name = \"always on\""),
+            "strategy[1].name",
+        ),
+        (
+            base.replace("name = \"always-on\"", "name = \"bad\\u001b[31m\""),
+            "strategy[0].name",
+        ),
+        (
+            base.replace("name = \"always-on\"", &format!("name = \"{long}\"")),
+            "strategy[0].name",
+        ),
+        (
+            base.replace(
+                "name = \"reference\"",
+                &format!("name = \"{}\"", &long[..101]),
+            ),
+            "`name`",
+        ),
+    ];
+    for (text, field) in cases {
+        let err = parse(&text, "s.toml", &mut |_| Err("no files".into()))
+            .err()
+            .unwrap_or_else(|| panic!("accepted a bad name for {field}"));
+        assert!(err.to_string().contains(field), "{err}");
+    }
+    // Different file names stay allowed.
+    assert!(parse(&two, "s.toml", &mut |_| Err("no files".into())).is_ok());
+}

@@ -84,6 +84,9 @@ struct Resolver<'t, 'l, 'c> {
 
 type R<T> = Result<T, Box<ScenarioError>>;
 
+/// Longest scenario or strategy name: it is printed and names files.
+const MAX_NAME: usize = 100;
+
 impl Resolver<'_, '_, '_> {
     fn at(&self, field: &str) -> Location {
         let (line, col) = locate(self.text, field).unzip();
@@ -132,6 +135,7 @@ impl Resolver<'_, '_, '_> {
             .clone()
             .unwrap_or_else(|| defaults::NAME.to_string());
         if name.is_empty()
+            || name.len() > MAX_NAME
             || name.starts_with('.')
             || !name
                 .chars()
@@ -140,7 +144,7 @@ impl Resolver<'_, '_, '_> {
             return Err(self.invalid(
                 "name",
                 format!("\"{name}\""),
-                "a non-empty name of letters, digits, '-', '_' or '.' (it names the output directory)",
+                "a name of 1 to 100 letters, digits, '-', '_' or '.' (it names the output directory)",
                 None,
             ));
         }
@@ -207,6 +211,31 @@ impl Resolver<'_, '_, '_> {
         let mut strategies = Vec::new();
         for (i, s) in raw.strategy.into_iter().enumerate() {
             let st = self.strategy(i, s, &engine)?;
+            if st.name.is_empty()
+                || st.name.len() > MAX_NAME
+                || st.name.chars().any(char::is_control)
+            {
+                return Err(self.invalid(
+                    &format!("strategy[{i}].name"),
+                    format!("{:?}", st.name.chars().take(40).collect::<String>()),
+                    "a name of 1 to 100 characters, none of them control characters (it is printed and names chart files)",
+                    None,
+                ));
+            }
+            if let Some(o) = strategies.iter().find(|o: &&Strategy| {
+                o.name != st.name && crate::units::slug(&o.name) == crate::units::slug(&st.name)
+            }) {
+                return Err(self.invalid(
+                    &format!("strategy[{i}].name"),
+                    format!("\"{}\"", st.name),
+                    format!(
+                        "a name whose chart files differ from strategy \"{}\"'s (both become timeseries_{}: names differ by more than characters other than letters, digits, '-' and '_')",
+                        o.name,
+                        crate::units::slug(&st.name)
+                    ),
+                    None,
+                ));
+            }
             if strategies.iter().any(|o: &Strategy| o.name == st.name) {
                 return Err(self.invalid(
                     &format!("strategy[{i}].name"),
