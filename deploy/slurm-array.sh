@@ -5,7 +5,9 @@
 #   # when the array is done (or chain it: sbatch --dependency=afterok:<jobid> ...):
 #   fleetsim merge outputs/default/parts/part-*-of-16.json --out outputs/default
 #SBATCH --job-name=fleetsim
-#SBATCH --cpus-per-task=8
+# Two CPUs per task fits small nodes; give more on the command line
+# (sbatch --cpus-per-task=16 ...): the script passes them on as --threads.
+#SBATCH --cpus-per-task=2
 #SBATCH --time=01:00:00
 #SBATCH --output=fleetsim-%A_%a.log
 set -euo pipefail
