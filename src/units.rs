@@ -108,6 +108,20 @@ pub fn format_usd(x: f64) -> String {
     }
 }
 
+/// A name as it appears in file names: letters, digits, `-` and `_` kept,
+/// anything else `_` (strategies' charts are named by it).
+pub fn slug(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,18 +148,4 @@ mod tests {
         assert!(parse_duration("10").is_ok());
         assert!(parse_duration("10x").is_err());
     }
-}
-
-/// A name as it appears in file names: letters, digits, `-` and `_` kept,
-/// anything else `_` (strategies' charts are named by it).
-pub fn slug(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

@@ -461,3 +461,123 @@ fn edited_part_files_are_refused_never_merged_wrong_nor_a_panic() {
         );
     }
 }
+
+/// Two valid part files of one run (shards 1/2 and 2/2), made once.
+fn valid_parts() -> &'static (Vec<u8>, Vec<u8>) {
+    static PARTS: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+    PARTS.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        write_scenario(dir.path(), UNCERTAIN);
+        for k in ["1/2", "2/2"] {
+            run_ok(
+                dir.path(),
+                &[
+                    "run",
+                    "s.toml",
+                    "--replications",
+                    "3",
+                    "--shard",
+                    k,
+                    "--quiet",
+                    "--out",
+                    "parts",
+                ],
+            );
+        }
+        (
+            bytes(dir.path(), "parts/part-1-of-2.json"),
+            bytes(dir.path(), "parts/part-2-of-2.json"),
+        )
+    })
+}
+
+/// Every node of a JSON value, as a path of keys and indices.
+fn paths(v: &serde_json::Value, here: Vec<String>, out: &mut Vec<Vec<String>>) {
+    out.push(here.clone());
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let mut p = here.clone();
+                p.push(k.clone());
+                paths(x, p, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                let mut p = here.clone();
+                p.push(i.to_string());
+                paths(x, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn node<'a>(v: &'a mut serde_json::Value, path: &[String]) -> &'a mut serde_json::Value {
+    path.iter().fold(v, |v, k| match v {
+        serde_json::Value::Array(a) => &mut a[k.parse::<usize>().unwrap()],
+        _ => &mut v[k.as_str()],
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 1500, ..Default::default() })]
+
+    /// Merge as strict as a file format: a part file edited anywhere (a
+    /// value replaced by a hostile one, an element dropped or repeated, or
+    /// raw bytes flipped or cut) is merged or refused, never a panic.
+    #[test]
+    fn merge_never_panics_on_an_edited_part(pick in 0usize..10_000, how in 0u8..4, value in 0usize..9, cut in 0usize..100_000) {
+        use proptest::prelude::*;
+        let (p1, p2) = valid_parts();
+        let edited: Vec<u8> = match how {
+            0..=2 => {
+                let mut v: serde_json::Value = serde_json::from_slice(p2).unwrap();
+                let mut all = Vec::new();
+                paths(&v, Vec::new(), &mut all);
+                let path = all[pick % all.len()].clone();
+                let hostile = [
+                    serde_json::json!(0), serde_json::json!(-1), serde_json::json!(u64::MAX),
+                    serde_json::json!(1e308), serde_json::json!(0.5), serde_json::json!("x"),
+                    serde_json::json!(null), serde_json::json!([]), serde_json::json!({}),
+                ];
+                match how {
+                    0 => *node(&mut v, &path) = hostile[value].clone(),
+                    _ => {
+                        // Drop or repeat an array element one level up.
+                        if let Some((last, parent)) = path.split_last()
+                            && let serde_json::Value::Array(a) = node(&mut v, parent)
+                            && let Ok(i) = last.parse::<usize>()
+                        {
+                            if how == 1 { a.remove(i); } else { let x = a[i].clone(); a.insert(i, x); }
+                        }
+                    }
+                }
+                serde_json::to_vec(&v).unwrap()
+            }
+            _ => {
+                let mut b = p2.clone();
+                let i = cut % b.len();
+                if value % 2 == 0 { b.truncate(i); } else { b[i] ^= 1 << (value % 8); }
+                b
+            }
+        };
+        let parts: Result<Vec<_>, String> = [p1.as_slice(), edited.as_slice()]
+            .iter()
+            .map(|b| fleetsim::montecarlo::shard::Part::from_bytes(b))
+            .collect();
+        // Whatever is accepted is a whole, well-formed run.
+        if let Ok(parts) = parts
+            && let Ok(m) = fleetsim::montecarlo::shard::merge(&parts)
+        {
+            let idx: Vec<u64> = m.batch.replications.iter().map(|r| r.index).collect();
+            prop_assert_eq!(idx, (0..m.total_replications).collect::<Vec<_>>());
+            for r in &m.batch.replications {
+                prop_assert_eq!(r.outcomes.len(), m.meta.strategies.len());
+                for o in &r.outcomes {
+                    prop_assert_eq!(o.values.len(), fleetsim::metrics::Metric::COUNT);
+                }
+            }
+        }
+    }
+}
