@@ -521,7 +521,7 @@ fn node<'a>(v: &'a mut serde_json::Value, path: &[String]) -> &'a mut serde_json
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig { cases: 1500, ..Default::default() })]
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: super::robustness::fuzz_cases(1500), ..Default::default() })]
 
     /// Merge as strict as a file format: a part file edited anywhere (a
     /// value replaced by a hostile one, an element dropped or repeated, or

@@ -85,7 +85,7 @@ fn scenarios() -> Vec<(String, String)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: fuzz_cases(3000), ..ProptestConfig::default() })]
 
     #[test]
     fn hostile_numbers_never_panic(pick in 0usize..6, which in any::<prop::sample::Index>(), value in hostile(), which2 in any::<prop::sample::Index>(), value2 in hostile()) {
@@ -349,4 +349,64 @@ fn names_that_cannot_name_files_or_would_garble_a_terminal_are_refused() {
     }
     // Different file names stay allowed.
     assert!(parse(&two, "s.toml", &mut |_| Err("no files".into())).is_ok());
+}
+
+/// Cases per run of the fuzzing property tests (FLEETSIM_FUZZ_CASES raises
+/// it for a longer campaign).
+pub fn fuzz_cases(default: u32) -> u32 {
+    std::env::var("FLEETSIM_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The first lines of each shipped trace format, and a plain CSV.
+fn trace_seeds() -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/traces"));
+    let mut seeds: Vec<Vec<u8>> = [
+        "azure_conv_10min.csv.gz",
+        "azure_code_2023.csv.gz",
+        "mooncake_conversation.jsonl.gz",
+    ]
+    .iter()
+    .map(|f| {
+        let raw =
+            fleetsim::scenario::trace::decompress(&std::fs::read(dir.join(f)).unwrap()).unwrap();
+        raw.split(|&b| b == b'\n')
+            .take(40)
+            .collect::<Vec<_>>()
+            .join(&b'\n')
+    })
+    .collect();
+    seeds.push(
+        b"arrival_s,prompt_tokens,output_tokens\n0.0,100,10\n0.5,200,20\n1.5,50,5\n".to_vec(),
+    );
+    seeds.push(b"Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n0,ChatGPT,472,18,490,Conversation log\n1,GPT-4,1087,0,1087,Conversation log\n".to_vec());
+    seeds
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: fuzz_cases(2000), ..ProptestConfig::default() })]
+
+    /// Every trace format, its bytes flipped, cut, duplicated or spliced
+    /// with another format's: parsed or refused, never a panic; what
+    /// parses is sorted and finite.
+    #[test]
+    fn mutated_traces_parse_or_are_refused(seed in 0usize..5, other in 0usize..5, at in any::<prop::sample::Index>(), at2 in any::<prop::sample::Index>(), how in 0u8..5, byte in any::<u8>()) {
+        let seeds = trace_seeds();
+        let mut b = seeds[seed].clone();
+        let i = at.index(b.len());
+        match how {
+            0 => b[i] = byte,
+            1 => b.truncate(i),
+            2 => { let tail = b[i..].to_vec(); b.extend_from_slice(&tail); }
+            3 => { let o = &seeds[other]; let j = at2.index(o.len()); b.splice(i..i, o[j..].iter().copied()); }
+            _ => b.insert(i, byte),
+        }
+        if let Ok(t) = fleetsim::scenario::trace::parse_trace(&b, None) {
+            let times: Vec<f64> = t.rows.iter().map(|r| r.t).collect();
+            prop_assert!(times.iter().all(|x| x.is_finite()), "non-finite time");
+            prop_assert!(times.windows(2).all(|w| w[0] <= w[1]), "unsorted");
+        }
+    }
 }
