@@ -44,12 +44,15 @@ impl Measurement {
                 .trim()
                 .parse()
                 .map_err(|_| format!("`{v}` is not a number (in `{part}`)"))?;
-            match k.trim() {
-                "c" | "concurrency" => c = Some(num),
-                "isl" => isl = Some(num),
-                "osl" => osl = Some(num),
-                "tok_s" | "tokens_per_s" => tps = Some(num),
+            let slot = match k.trim() {
+                "c" | "concurrency" => &mut c,
+                "isl" => &mut isl,
+                "osl" => &mut osl,
+                "tok_s" | "tokens_per_s" => &mut tps,
                 other => return Err(format!("unknown key `{other}`: use c, isl, osl, tok_s")),
+            };
+            if slot.replace(num).is_some() {
+                return Err(format!("`{}` is given twice", k.trim()));
             }
         }
         let int = |v: Option<f64>, name: &str, min: f64| -> Result<u32, String> {
@@ -548,6 +551,12 @@ mod tests {
         assert!(Measurement::parse("c=0,isl=1,osl=1,tok_s=1").is_err());
         assert!(Measurement::parse("c=1,isl=1,osl=1").is_err());
         assert!(Measurement::parse("c=1,isl=1,osl=1,tok_s=-3").is_err());
+        // A key given twice is a typo, not a choice.
+        assert!(
+            Measurement::parse("c=1,c=2,isl=1,osl=1,tok_s=3")
+                .unwrap_err()
+                .contains("twice")
+        );
     }
 
     #[test]
