@@ -65,6 +65,15 @@ impl Allowed {
         integer: true,
     };
 
+    /// Prices and other amounts (watts, PUE, durations of a pool's terms):
+    /// up to a billion. A price like 1e308 would turn every total into ∞.
+    pub const AMOUNT: Allowed = Allowed {
+        min: 0.0,
+        min_inclusive: true,
+        max: 1e9,
+        max_inclusive: true,
+        integer: false,
+    };
     /// Replicas in a pool: each costs memory and events; a hundred thousand
     /// replicas of one model is beyond any fleet.
     pub const REPLICAS: Allowed = Allowed {

@@ -206,7 +206,7 @@ fn numbers_that_would_exhaust_time_or_memory_are_refused() {
     // while `check` called it valid.
     let dir = tempfile::tempdir().unwrap();
     let base = shipped("reference.toml");
-    let cases: [(&str, String, &[&str], &str); 7] = [
+    let cases: [(&str, String, &[&str], &str); 8] = [
         (
             "replicas",
             base.replace("replicas = 2,", "replicas = 0x7fffffff,"),
@@ -233,6 +233,12 @@ fn numbers_that_would_exhaust_time_or_memory_are_refused() {
             base.replace("horizon = \"2000s\"", "horizon = 0.5"),
             &[],
             "horizon",
+        ),
+        (
+            "price",
+            base.replace("price_per_gpu_hour = 2.0", "price_per_gpu_hour = 1e308"),
+            &[],
+            "price_per_gpu_hour",
         ),
         (
             "threads",

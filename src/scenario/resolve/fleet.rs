@@ -25,7 +25,7 @@ impl Resolver<'_, '_, '_> {
     }
 
     pub(super) fn api(&mut self, raw: RawApi) -> R<Api> {
-        let nn = Allowed::NON_NEGATIVE;
+        let nn = Allowed::AMOUNT;
         Ok(Api {
             input_per_m: self.num_or(
                 "api.input_per_m",

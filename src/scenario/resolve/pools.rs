@@ -24,7 +24,7 @@ impl Resolver<'_, '_, '_> {
             price_per_gpu_hour: self.num(
                 &format!("{f}.price_per_gpu_hour"),
                 raw.price_per_gpu_hour,
-                Allowed::NON_NEGATIVE,
+                Allowed::AMOUNT,
             )?,
             startup: self.startup(f, raw.provisioning, raw.load_time, engine)?,
             min_billed_s: self.dur_or(
@@ -124,7 +124,7 @@ impl Resolver<'_, '_, '_> {
     }
 
     pub(super) fn pool(&mut self, f: &str, mut raw: RawPool, engine: &Engine) -> R<Pool> {
-        let nn = Allowed::NON_NEGATIVE;
+        let nn = Allowed::AMOUNT;
         let engine = &self.pool_engine(f, &mut raw, engine)?;
         let (name, kind) = match raw {
             RawPool::Reserved {
