@@ -68,6 +68,23 @@ impl VllmLimits {
     }
 }
 
+/// Whether the free blocks cover every waiting request's (re)computed
+/// tokens and a new prompt: the shared queue's test, for both schedulers.
+fn blocks_free_for(
+    pool: &BlockPool,
+    block_tokens: u32,
+    waiting: &VecDeque<Slot>,
+    table: &RequestTable,
+    prompt: u32,
+) -> bool {
+    let b = block_tokens as u64;
+    let pending: u64 = waiting
+        .iter()
+        .map(|&s| (table[s].prompt_tokens as u64 + table[s].generated as u64).div_ceil(b))
+        .sum();
+    pending + (prompt as u64).div_ceil(b) <= pool.free() as u64
+}
+
 /// Times of the last step, for asynchronous scheduling: a request queued
 /// after `start` is invisible to the step that follows it back to back.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -262,13 +279,13 @@ impl VllmReplica {
         if self.load() >= self.max_num_seqs {
             return false;
         }
-        let b = self.limits.block_tokens as u64;
-        let pending: u64 = self
-            .waiting
-            .iter()
-            .map(|&s| (table[s].prompt_tokens as u64 + table[s].generated as u64).div_ceil(b))
-            .sum();
-        pending + (prompt as u64).div_ceil(b) <= self.pool.free() as u64
+        blocks_free_for(
+            &self.pool,
+            self.limits.block_tokens,
+            &self.waiting,
+            table,
+            prompt,
+        )
     }
 
     pub fn enqueue(&mut self, slot: Slot) {

@@ -87,13 +87,13 @@ impl StepwiseVllm {
         if self.load() >= self.max_num_seqs {
             return false;
         }
-        let b = self.limits.block_tokens as u64;
-        let pending: u64 = self
-            .waiting
-            .iter()
-            .map(|&s| (table[s].prompt_tokens as u64 + table[s].generated as u64).div_ceil(b))
-            .sum();
-        pending + (prompt as u64).div_ceil(b) <= self.pool.free() as u64
+        super::blocks_free_for(
+            &self.pool,
+            self.limits.block_tokens,
+            &self.waiting,
+            table,
+            prompt,
+        )
     }
 
     pub fn enqueue(&mut self, slot: Slot) {
