@@ -341,11 +341,11 @@ pub fn simulate_run(r: &Run, engine_extra: &str) -> Result<(Latencies, bool, Opt
 
 /// One history of a run's scenario: every request's record.
 fn simulate_text(text: &str, name: &str) -> Result<(Scenario, Vec<RequestRecord>), String> {
-    let mut loader = |p: &str| -> Result<Vec<u8>, String> {
+    let mut loader = |p: &str| -> Result<Box<dyn std::io::Read>, String> {
         TRACES
             .iter()
             .find(|(n, _)| *n == p)
-            .map(|(_, t)| t.as_bytes().to_vec())
+            .map(|(_, t)| Box::new(t.as_bytes()) as Box<dyn std::io::Read>)
             .ok_or(format!("no trace {p}"))
     };
     let s = scenario::parse(text, name, &mut loader).map_err(|e| e.to_string())?;

@@ -132,8 +132,14 @@ pub(super) fn breakeven(args: BreakevenArgs) -> Result<()> {
         )));
     }
     let opts = Options::new(&args.run)?;
-    let base = Source::read(Some(&args.scenario))?.parse()?;
+    let base = Source::read(Some(&args.scenario))?.parse_for_demand(args.to)?;
     options::no_search_spaces(&base, "breakeven")?;
+    // Parsed for the highest volume, so a trace holds every row it replays.
+    if !breakeven::scale_demand(&base, args.to).trace_covers_horizon() {
+        return Err(Failure::Runtime(anyhow::anyhow!(
+            "internal error: the trace was cut before the highest volume's horizon"
+        )));
+    }
     if base.strategies.iter().all(|s| s.pools.is_empty()) {
         return Err(Failure::Input(
             "every strategy is API-only: there is nothing to break even".into(),

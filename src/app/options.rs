@@ -35,21 +35,42 @@ impl Source {
         })
     }
 
+    /// Opens files the scenario names, relative to it.
+    fn loader(
+        &self,
+    ) -> impl FnMut(&str) -> std::result::Result<Box<dyn std::io::Read>, String> + '_ {
+        |rel: &str| -> std::result::Result<Box<dyn std::io::Read>, String> {
+            match &self.base {
+                Some(base) => {
+                    let p = base.join(rel);
+                    let f = fs::File::open(&p)
+                        .map_err(|e| format!("{e} (looked for {})", p.display()))?;
+                    if f.metadata().is_ok_and(|m| m.is_dir()) {
+                        return Err(format!("{} is a folder, not a file", p.display()));
+                    }
+                    Ok(Box::new(f))
+                }
+                None => Err(format!("the embedded scenario cannot read files ({rel})")),
+            }
+        }
+    }
+
     /// Parses the scenario, with some search fields fixed (`size`).
     pub fn parse_with(
         &self,
         choices: &HashMap<String, f64>,
     ) -> std::result::Result<Scenario, Box<ScenarioError>> {
-        let mut loader = |rel: &str| -> std::result::Result<Vec<u8>, String> {
-            match &self.base {
-                Some(base) => {
-                    let p = base.join(rel);
-                    fs::read(&p).map_err(|e| format!("{e} (looked for {})", p.display()))
-                }
-                None => Err(format!("the embedded scenario cannot read files ({rel})")),
-            }
-        };
-        scenario::parse_with_choices(&self.text, &self.origin, &mut loader, choices)
+        scenario::parse_with_choices(&self.text, &self.origin, &mut self.loader(), choices)
+    }
+
+    /// Parses the scenario for runs at up to `max_multiplier` × its demand.
+    pub fn parse_for_demand(&self, max_multiplier: f64) -> Result<Scenario> {
+        Ok(scenario::parse_for_demand(
+            &self.text,
+            &self.origin,
+            &mut self.loader(),
+            max_multiplier,
+        )?)
     }
 
     pub fn parse(&self) -> Result<Scenario> {

@@ -37,7 +37,7 @@ pub use fleet::{
     Strategy,
 };
 pub use presets::{GpuSpec, ModelSpec};
-pub use resolve::{FileLoader, parse, parse_with_choices};
+pub use resolve::{FileLoader, parse, parse_for_demand, parse_with_choices};
 pub use trace::{EmpiricalLengths, TraceData};
 pub use uncertain::{Dist, Draws, Param, Uncertainties};
 pub use workload::{
@@ -68,6 +68,31 @@ pub struct Scenario {
     pub uncertain: Uncertainties,
     /// Search spaces for `fleetsim size`: field path and candidate values.
     pub search: Vec<SearchSpace>,
+}
+
+impl Scenario {
+    /// Whether every arrival a run can make is in the trace rows kept at
+    /// load (a trace keeps only the rows within the parsed horizon and
+    /// demand; a caller that raises demand later must parse for it).
+    pub fn trace_covers_horizon(&self) -> bool {
+        match &self.workload.arrivals {
+            Arrivals::Trace {
+                trace,
+                time_scale,
+                rate_scale,
+            } if !trace.complete => match (
+                time_scale.fixed(),
+                rate_scale.fixed(),
+                self.demand_scale.fixed(),
+            ) {
+                (Some(ts), Some(rs), Some(ds)) if ts > 0.0 => {
+                    self.horizon_s * ds * rs / ts <= trace.kept_s
+                }
+                _ => false,
+            },
+            _ => true,
+        }
+    }
 }
 
 /// A `{ search = [...] }` field.

@@ -64,7 +64,11 @@ pub fn scenario_in(text: &str, dir: &Path) -> Scenario {
 /// Parses any scenario text (a shipped one, or a test's own) without the
 /// pinning check.
 pub fn parse_any(text: &str, dir: &Path) -> Scenario {
-    let mut loader = |p: &str| std::fs::read(dir.join(p)).map_err(|e| e.to_string());
+    let mut loader = |p: &str| {
+        std::fs::File::open(dir.join(p))
+            .map(|f| Box::new(f) as Box<dyn std::io::Read>)
+            .map_err(|e| e.to_string())
+    };
     match parse(text, "test.toml", &mut loader) {
         Ok(s) => s,
         Err(e) => panic!("test scenario does not parse: {e}"),

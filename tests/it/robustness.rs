@@ -105,7 +105,11 @@ proptest! {
             text.replace_range(a..b, &v);
         }
         let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"));
-        let mut loader = |p: &str| std::fs::read(dir.join(p)).map_err(|e| e.to_string());
+        let mut loader = |p: &str| {
+        std::fs::File::open(dir.join(p))
+            .map(|f| Box::new(f) as Box<dyn std::io::Read>)
+            .map_err(|e| e.to_string())
+    };
         match parse(&text, name, &mut loader) {
             Err(e) => {
                 let msg = e.to_string();
@@ -376,8 +380,15 @@ fn trace_seeds() -> Vec<Vec<u8>> {
     ]
     .iter()
     .map(|f| {
-        let raw =
-            fleetsim::scenario::trace::decompress(&std::fs::read(dir.join(f)).unwrap()).unwrap();
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(
+            &mut fleetsim::scenario::trace::decompressing(
+                std::fs::File::open(dir.join(f)).unwrap(),
+            )
+            .unwrap(),
+            &mut raw,
+        )
+        .unwrap();
         raw.split(|&b| b == b'\n')
             .take(40)
             .collect::<Vec<_>>()
@@ -409,7 +420,7 @@ proptest! {
             3 => { let o = &seeds[other]; let j = at2.index(o.len()); b.splice(i..i, o[j..].iter().copied()); }
             _ => b.insert(i, byte),
         }
-        if let Ok(t) = fleetsim::scenario::trace::parse_trace(&b, None) {
+        if let Ok(t) = fleetsim::scenario::trace::parse_trace(&b[..], None, None) {
             let times: Vec<f64> = t.rows.iter().map(|r| r.t).collect();
             prop_assert!(times.iter().all(|x| x.is_finite()), "non-finite time");
             prop_assert!(times.windows(2).all(|w| w[0] <= w[1]), "unsorted");

@@ -289,6 +289,53 @@ fn shipped_public_traces_load_whole() {
 }
 
 #[test]
+fn a_trace_keeps_only_what_the_horizon_reaches_and_runs_the_same() {
+    // A 60-s horizon at rate_scale 4 reaches 240 s of a one-hour trace: the
+    // rows past it are validated but not kept, and the replay is the same as
+    // from the whole trace (parsed for up to 100x the demand, so complete).
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/traces");
+    let text = trace_only(
+        "{ process = \"trace\", path = \"azure_conv_2023.csv.gz\", rate_scale = 4.0 }",
+        "60s",
+        "",
+    );
+    let cut = scenario_in(&text, &dir);
+    let fleetsim::scenario::Arrivals::Trace { trace, .. } = &cut.workload.arrivals else {
+        panic!("a trace workload")
+    };
+    assert!(
+        !trace.complete && trace.requests == 19_366,
+        "{}",
+        trace.requests
+    );
+    assert!(trace.rows.len() < 2_000, "kept {} rows", trace.rows.len());
+    assert!(cut.trace_covers_horizon());
+    let mut loader = |p: &str| {
+        std::fs::File::open(dir.join(p))
+            .map(|f| Box::new(f) as Box<dyn std::io::Read>)
+            .map_err(|e| e.to_string())
+    };
+    let whole = fleetsim::scenario::parse_for_demand(&text, "t.toml", &mut loader, 100.0).unwrap();
+    let fleetsim::scenario::Arrivals::Trace { trace: all, .. } = &whole.workload.arrivals else {
+        panic!("a trace workload")
+    };
+    assert!(all.complete && all.rows.len() == 19_366);
+    let times = |s: &fleetsim::scenario::Scenario| {
+        let (_, recs) = records(s, 0, &SimOptions::default());
+        recs.iter()
+            .map(|r| (r.arrival_s, r.prompt_tokens, r.output_tokens))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (times(&cut), times(&whole));
+    assert!(a.len() > 1_000);
+    assert_eq!(a, b);
+    // A caller raising demand past what it parsed for is told so, and one
+    // that parsed for it is covered (breakeven parses for its --to).
+    assert!(!fleetsim::breakeven::scale_demand(&cut, 2.0).trace_covers_horizon());
+    assert!(fleetsim::breakeven::scale_demand(&whole, 100.0).trace_covers_horizon());
+}
+
+#[test]
 fn a_closed_loop_keeps_its_clients_busy() {
     // 7 clients, 0.3 s think time, one replica that batches at most 3: the
     // clients queue, and the interactive response-time law N = X (R + Z)

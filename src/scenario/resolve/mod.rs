@@ -23,8 +23,9 @@ use super::trace::{TraceFormat, inline_trace, parse_lengths, parse_trace};
 use super::uncertain::check_dist;
 use super::*;
 
-/// Reads a file named in a scenario (a trace), relative to the scenario.
-pub type FileLoader<'a> = dyn FnMut(&str) -> Result<Vec<u8>, String> + 'a;
+/// Opens a file named in a scenario (a trace), relative to the scenario.
+/// The scenario layer reads from it but never opens files itself.
+pub type FileLoader<'a> = dyn FnMut(&str) -> Result<Box<dyn std::io::Read>, String> + 'a;
 
 /// Parses and validates a scenario. `origin` names the text in errors
 /// (a file path, or `<embedded default>`).
@@ -43,6 +44,28 @@ pub fn parse_with_choices(
     origin: &str,
     loader: &mut FileLoader,
     choices: &HashMap<String, f64>,
+) -> Result<Scenario, Box<ScenarioError>> {
+    parse_full(text, origin, loader, choices, 1.0)
+}
+
+/// Like [`parse`], for a caller that will multiply the demand by up to
+/// `max_multiplier` (`fleetsim breakeven`): a trace keeps the rows the
+/// scaled runs reach.
+pub fn parse_for_demand(
+    text: &str,
+    origin: &str,
+    loader: &mut FileLoader,
+    max_multiplier: f64,
+) -> Result<Scenario, Box<ScenarioError>> {
+    parse_full(text, origin, loader, &HashMap::new(), max_multiplier)
+}
+
+fn parse_full(
+    text: &str,
+    origin: &str,
+    loader: &mut FileLoader,
+    choices: &HashMap<String, f64>,
+    demand_headroom: f64,
 ) -> Result<Scenario, Box<ScenarioError>> {
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let (line, col, field) = match e.span() {
@@ -69,6 +92,8 @@ pub fn parse_with_choices(
         uncertain: Uncertainties::default(),
         search: Vec::new(),
         choices,
+        trace_reach_s: None,
+        demand_headroom,
     };
     r.scenario(raw)
 }
@@ -80,6 +105,12 @@ struct Resolver<'t, 'l, 'c> {
     uncertain: Uncertainties,
     search: Vec<SearchSpace>,
     choices: &'c HashMap<String, f64>,
+    /// Latest arrival time a run can reach, in simulated seconds at unit
+    /// trace scales (horizon × demand_scale), when that is known before the
+    /// workload: a trace keeps only the rows within it.
+    trace_reach_s: Option<f64>,
+    /// Largest factor the caller will multiply demand by after parsing.
+    demand_headroom: f64,
 }
 
 type R<T> = Result<T, Box<ScenarioError>>;
@@ -154,6 +185,10 @@ impl Resolver<'_, '_, '_> {
             1.0,
             Allowed::between(0.0, 1000.0),
         )?;
+        // A fixed horizon and demand bound how far into a trace a run reads.
+        if let (Some(RawDur(Num::Value(h))), Some(ds)) = (&raw.horizon, demand_scale.fixed()) {
+            self.trace_reach_s = Some(h * ds * self.demand_headroom.max(1.0));
+        }
         let Some(raw_workload) = raw.workload else {
             return Err(self.missing(
                 "workload",

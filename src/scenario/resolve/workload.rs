@@ -3,7 +3,7 @@
 use super::*;
 
 impl Resolver<'_, '_, '_> {
-    pub(super) fn load(&mut self, field: &str, path: &str) -> R<Vec<u8>> {
+    pub(super) fn load(&mut self, field: &str, path: &str) -> R<Box<dyn std::io::Read>> {
         (self.loader)(path)
             .map_err(|e| self.file_error(field, format!("cannot read \"{path}\": {e}")))
     }
@@ -315,8 +315,23 @@ impl Resolver<'_, '_, '_> {
                 };
                 let trace = match (path, requests) {
                     (Some(p), None) => {
-                        let bytes = self.load(&format!("{F}.path"), &p)?;
-                        parse_trace(&bytes, format).map_err(|e| {
+                        let src = self.load(&format!("{F}.path"), &p)?;
+                        // Trace seconds a run reaches: times are scaled by
+                        // time_scale / (rate_scale × demand_scale). The margin
+                        // keeps the row that rounding could put at the horizon.
+                        let fixed = |n: &Option<RawNum>| match n {
+                            None => Some(1.0),
+                            Some(RawNum(Num::Value(v))) => Some(*v),
+                            Some(_) => None,
+                        };
+                        let (ts, rs) = (fixed(&time_scale), fixed(&rate_scale));
+                        let keep = match (self.trace_reach_s, ts, rs) {
+                            (Some(reach), Some(ts), Some(rs)) if ts > 0.0 => {
+                                Some(reach * rs / ts * (1.0 + 1e-9) + 1.0)
+                            }
+                            _ => None,
+                        };
+                        parse_trace(src, format, keep).map_err(|e| {
                             self.file_error(&format!("{F}.path"), format!("\"{p}\": {e}"))
                         })?
                     }
@@ -396,8 +411,8 @@ impl Resolver<'_, '_, '_> {
                         self.invalid(&sub("format"), format!("\"{f}\""), TraceFormat::NAMES, None)
                     })?),
                 };
-                let bytes = self.load(&sub("path"), &path)?;
-                let table = parse_lengths(&bytes, format, column.as_deref())
+                let src = self.load(&sub("path"), &path)?;
+                let table = parse_lengths(src, format, column.as_deref())
                     .map_err(|e| self.file_error(&sub("path"), format!("\"{path}\": {e}")))?;
                 LengthDist::Empirical {
                     table: Arc::new(table),

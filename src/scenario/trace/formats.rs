@@ -1,9 +1,11 @@
 //! One parser per trace format: text in, rows (times not yet shifted) out,
 //! every error naming its line.
 
+use std::io::{BufRead, Read};
+
 use serde::Deserialize;
 
-use super::TraceRow;
+use super::Rows;
 
 /// Seconds since 1970-01-01 of a `YYYY-MM-DD HH:MM:SS[.fffffff]` timestamp.
 pub fn parse_datetime(s: &str) -> Option<f64> {
@@ -54,11 +56,19 @@ pub fn parse_datetime(s: &str) -> Option<f64> {
     Some(days as f64 * 86_400.0 + hh * 3600.0 + mm * 60.0 + ss)
 }
 
-pub(super) fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
+pub(super) fn csv_reader<R: Read>(src: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
-        .from_reader(text.as_bytes())
+        .from_reader(src)
+}
+
+/// A CSV error, with its line when the reader knows it (invalid UTF-8 included).
+fn csv_error(e: csv::Error) -> String {
+    match e.position() {
+        Some(p) => format!("line {}: malformed CSV: {e}", p.line()),
+        None => format!("malformed CSV: {e}"),
+    }
 }
 
 pub(super) fn header_index(headers: &csv::StringRecord, names: &[&str]) -> Option<usize> {
@@ -86,29 +96,26 @@ pub(super) fn parse_secs(s: &str, line: u64, column: &str) -> Result<f64, String
         .ok_or_else(|| format!("line {line}: `{s}` in column {column} is not a number of seconds"))
 }
 
-pub(super) fn parse_azure(text: &str) -> Result<Vec<TraceRow>, String> {
-    let mut rdr = csv_reader(text);
-    let headers = rdr.headers().map_err(|e| e.to_string())?.clone();
+/// Rows into `out`; whether they carry token counts (always).
+pub(super) fn parse_azure(src: impl Read, out: &mut Rows) -> Result<bool, String> {
+    let mut rdr = csv_reader(src);
+    let headers = rdr.headers().map_err(csv_error)?.clone();
     let ti = header_index(&headers, &["TIMESTAMP"]).ok_or("missing column TIMESTAMP")?;
     let pi = header_index(&headers, &["ContextTokens"]).ok_or("missing column ContextTokens")?;
     let oi =
         header_index(&headers, &["GeneratedTokens"]).ok_or("missing column GeneratedTokens")?;
-    let mut rows = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| format!("malformed CSV: {e}"))?;
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec).map_err(csv_error)? {
         let line = rec.position().map_or(0, |p| p.line());
         let ts = field(&rec, ti);
         let t = parse_datetime(ts).ok_or_else(|| {
             format!("line {line}: `{ts}` is not a timestamp like 2023-11-16 18:15:46.6805900")
         })?;
-        rows.push(TraceRow {
-            t,
-            prompt_tokens: parse_u32(field(&rec, pi), line, "ContextTokens")?,
-            output_tokens: parse_u32(field(&rec, oi), line, "GeneratedTokens")?.max(1),
-            hashes: (0, 0),
-        });
+        let p = parse_u32(field(&rec, pi), line, "ContextTokens")?;
+        let o = parse_u32(field(&rec, oi), line, "GeneratedTokens")?.max(1);
+        out.push(line, t, p, o, &[])?;
     }
-    Ok(rows)
+    Ok(true)
 }
 
 #[derive(Deserialize)]
@@ -121,61 +128,66 @@ struct MooncakeRow {
     hash_ids: Vec<u64>,
 }
 
-/// Rows, and the pool of prefix-block hashes they index.
-pub(super) fn parse_mooncake(text: &str) -> Result<(Vec<TraceRow>, Vec<u64>), String> {
-    let mut rows = Vec::new();
-    let mut pool = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+/// Rows (with their prefix-block hashes) into `out`, one JSON object a line.
+pub(super) fn parse_mooncake(mut src: impl BufRead, out: &mut Rows) -> Result<bool, String> {
+    let mut buf = String::new();
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        line += 1;
+        let n = src.read_line(&mut buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => format!("line {line}: not UTF-8 text"),
+            _ => format!("line {line}: cannot read: {e}"),
+        })?;
+        if n == 0 {
+            return Ok(true);
+        }
+        if buf.trim().is_empty() {
             continue;
         }
-        let r: MooncakeRow = serde_json::from_str(line)
-            .map_err(|e| format!("line {}: not a Mooncake record: {e}", i + 1))?;
+        let r: MooncakeRow = serde_json::from_str(&buf)
+            .map_err(|e| format!("line {line}: not a Mooncake record: {e}"))?;
         if !r.timestamp.is_finite() {
-            return Err(format!("line {}: timestamp is not finite", i + 1));
+            return Err(format!("line {line}: timestamp is not finite"));
         }
-        let start = pool.len() as u32;
-        pool.extend_from_slice(&r.hash_ids);
-        rows.push(TraceRow {
-            t: r.timestamp / 1000.0,
-            prompt_tokens: r.input_length,
-            output_tokens: r.output_length.max(1),
-            hashes: (start, r.hash_ids.len() as u32),
-        });
+        out.push(
+            line,
+            r.timestamp / 1000.0,
+            r.input_length,
+            r.output_length.max(1),
+            &r.hash_ids,
+        )?;
     }
-    Ok((rows, pool))
 }
 
-pub(super) fn parse_burstgpt(text: &str) -> Result<(Vec<TraceRow>, usize), String> {
-    let mut rdr = csv_reader(text);
-    let headers = rdr.headers().map_err(|e| e.to_string())?.clone();
+/// Rows into `out`; whether they carry tokens (always) and the failed requests skipped.
+pub(super) fn parse_burstgpt(src: impl Read, out: &mut Rows) -> Result<(bool, usize), String> {
+    let mut rdr = csv_reader(src);
+    let headers = rdr.headers().map_err(csv_error)?.clone();
     let ti = header_index(&headers, &["Timestamp"]).ok_or("missing column Timestamp")?;
     let pi = header_index(&headers, &["Request tokens"]).ok_or("missing column Request tokens")?;
     let oi =
         header_index(&headers, &["Response tokens"]).ok_or("missing column Response tokens")?;
-    let mut rows = Vec::new();
     let mut skipped = 0;
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| format!("malformed CSV: {e}"))?;
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec).map_err(csv_error)? {
         let line = rec.position().map_or(0, |p| p.line());
-        let out = parse_u32(field(&rec, oi), line, "Response tokens")?;
-        if out == 0 {
+        let o = parse_u32(field(&rec, oi), line, "Response tokens")?;
+        if o == 0 {
             skipped += 1;
             continue;
         }
-        rows.push(TraceRow {
-            t: parse_secs(field(&rec, ti), line, "Timestamp")?,
-            prompt_tokens: parse_u32(field(&rec, pi), line, "Request tokens")?,
-            output_tokens: out,
-            hashes: (0, 0),
-        });
+        let t = parse_secs(field(&rec, ti), line, "Timestamp")?;
+        let p = parse_u32(field(&rec, pi), line, "Request tokens")?;
+        out.push(line, t, p, o, &[])?;
     }
-    Ok((rows, skipped))
+    Ok((true, skipped))
 }
 
-pub(super) fn parse_plain_csv(text: &str) -> Result<(Vec<TraceRow>, bool, usize), String> {
-    let mut rdr = csv_reader(text);
-    let headers = rdr.headers().map_err(|e| e.to_string())?.clone();
+/// Rows into `out`; whether they carry token counts, and rows skipped (none).
+pub(super) fn parse_plain_csv(src: impl Read, out: &mut Rows) -> Result<(bool, usize), String> {
+    let mut rdr = csv_reader(src);
+    let headers = rdr.headers().map_err(csv_error)?.clone();
     let ti = header_index(&headers, &["arrival_s", "timestamp", "time", "t", "timestamp_s"])
         .ok_or_else(|| {
             "no time column: the header must name `arrival_s` (or use format = \"azure\", \"mooncake\", \"burstgpt\")".to_string()
@@ -188,9 +200,8 @@ pub(super) fn parse_plain_csv(text: &str) -> Result<(Vec<TraceRow>, bool, usize)
     if pi.is_some() != oi.is_some() {
         return Err("give both prompt_tokens and output_tokens columns, or neither".into());
     }
-    let mut rows = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| format!("malformed CSV: {e}"))?;
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec).map_err(csv_error)? {
         let line = rec.position().map_or(0, |p| p.line());
         let t = parse_secs(field(&rec, ti), line, &headers[ti])?;
         let (p, o) = match (pi, oi) {
@@ -200,12 +211,7 @@ pub(super) fn parse_plain_csv(text: &str) -> Result<(Vec<TraceRow>, bool, usize)
             ),
             _ => (0, 0),
         };
-        rows.push(TraceRow {
-            t,
-            prompt_tokens: p,
-            output_tokens: o,
-            hashes: (0, 0),
-        });
+        out.push(line, t, p, o, &[])?;
     }
-    Ok((rows, pi.is_some(), 0))
+    Ok((pi.is_some(), 0))
 }

@@ -50,14 +50,14 @@ impl EmpiricalLengths {
 /// Reads an empirical length table: a `tokens,prob` PMF file, or one column
 /// (`prompt` or `output`) of a trace in any supported format.
 pub fn parse_lengths(
-    bytes: &[u8],
+    src: impl std::io::Read,
     format: Option<TraceFormat>,
     column: Option<&str>,
 ) -> Result<EmpiricalLengths, String> {
-    let text = text_of(bytes)?;
+    let text = text_of(src)?;
     let first = text.lines().next().unwrap_or("").to_ascii_lowercase();
     if format.is_none() && first.contains("tokens") && first.contains("prob") {
-        let mut rdr = csv_reader(&text);
+        let mut rdr = csv_reader(text.as_bytes());
         let headers = rdr.headers().map_err(|e| e.to_string())?.clone();
         let ti = header_index(&headers, &["tokens"]).ok_or("missing column tokens")?;
         let pi = header_index(&headers, &["prob"]).ok_or("missing column prob")?;
@@ -74,7 +74,7 @@ pub fn parse_lengths(
         }
         return EmpiricalLengths::from_weights(pairs);
     }
-    let trace = parse_trace(text.as_bytes(), format)?;
+    let trace = parse_trace(text.as_bytes(), format, None)?;
     if !trace.has_tokens {
         return Err("the trace has no token columns".into());
     }

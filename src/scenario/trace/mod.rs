@@ -17,9 +17,9 @@
 pub mod formats;
 pub mod lengths;
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 
 pub use formats::parse_datetime;
 use formats::{parse_azure, parse_burstgpt, parse_mooncake, parse_plain_csv};
@@ -35,10 +35,22 @@ pub struct TraceRow {
     pub hashes: (u32, u32),
 }
 
-/// A whole trace, sorted by time, starting at 0.
+/// Longest trace accepted: the longest horizon.
+const MAX_SPAN_S: f64 = super::defaults::MAX_HORIZON_S;
+
+/// A trace, sorted by time, starting at 0: every request a run can reach.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TraceData {
     pub rows: Vec<TraceRow>,
+    /// Requests in the file (rows past the reach of the run are not kept).
+    pub requests: u64,
+    /// Whether `rows` holds every request of the file.
+    pub complete: bool,
+    /// Trace seconds from the start within which every request is kept
+    /// (infinite when the trace is complete).
+    pub kept_s: f64,
+    /// Seconds from the first request to the last one in the file.
+    pub span: f64,
     /// Whether the rows carry token counts (else lengths come from the workload).
     pub has_tokens: bool,
     pub format: TraceFormat,
@@ -53,7 +65,7 @@ pub struct TraceData {
 impl TraceData {
     /// Time of the last request.
     pub fn span_s(&self) -> f64 {
-        self.rows.last().map_or(0.0, |r| r.t)
+        self.span
     }
 }
 
@@ -78,26 +90,33 @@ impl TraceFormat {
     pub const NAMES: &'static str = "azure, mooncake, burstgpt or csv";
 }
 
-/// Decompresses gzip content; passes anything else through.
-pub fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        GzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| format!("cannot decompress gzip data: {e}"))?;
-        Ok(out)
+/// Decompresses gzip content (every member of a concatenated file); passes
+/// anything else through.
+pub fn decompressing<'a>(src: impl Read + 'a) -> Result<Box<dyn BufRead + 'a>, String> {
+    let mut buf = BufReader::with_capacity(1 << 16, src);
+    let head = buf
+        .fill_buf()
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            MultiGzDecoder::new(buf),
+        )))
     } else {
-        Ok(bytes.to_vec())
+        Ok(Box::new(buf))
     }
 }
 
-fn text_of(bytes: &[u8]) -> Result<String, String> {
-    let raw = decompress(bytes)?;
+/// The whole content as text (small files: length tables).
+fn text_of(src: impl Read) -> Result<String, String> {
+    let mut raw = Vec::new();
+    decompressing(src)?
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("cannot decompress gzip data: {e}"))?;
     String::from_utf8(raw).map_err(|_| "the file is not UTF-8 text".to_string())
 }
 
-fn detect(text: &str) -> TraceFormat {
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+fn detect(first: &str) -> TraceFormat {
     if first.trim_start().starts_with('{') {
         TraceFormat::Mooncake
     } else if first.contains("ContextTokens") {
@@ -109,41 +128,138 @@ fn detect(text: &str) -> TraceFormat {
     }
 }
 
-/// Parses a trace file's bytes. `format: None` detects it from the content.
-pub fn parse_trace(bytes: &[u8], format: Option<TraceFormat>) -> Result<TraceData, String> {
-    let text = text_of(bytes)?;
-    let format = format.unwrap_or_else(|| detect(&text));
-    let mut hash_pool = Vec::new();
-    let (mut rows, has_tokens, skipped) = match format {
-        TraceFormat::Azure => (parse_azure(&text)?, true, 0),
-        TraceFormat::Mooncake => {
-            let (rows, pool) = parse_mooncake(&text)?;
-            hash_pool = pool;
-            (rows, true, 0)
+/// Parses a trace in one streaming pass. `format: None` detects it from the
+/// first non-empty line. Every row is validated (and counts towards the span),
+/// but only rows within `keep_s` seconds of the trace's start are kept: a run
+/// never reaches the others, so memory follows the horizon, not the file.
+pub fn parse_trace(
+    src: impl Read,
+    format: Option<TraceFormat>,
+    keep_s: Option<f64>,
+) -> Result<TraceData, String> {
+    let mut input = decompressing(src)?;
+    // The leading blank lines and the first non-empty one, read to detect the
+    // format, then handed back to the parser in front of the rest.
+    let mut head = Vec::new();
+    loop {
+        let before = head.len();
+        let n = input
+            .read_until(b'\n', &mut head)
+            .map_err(|e| format!("cannot read the file: {e}"))?;
+        if n == 0 || !head[before..].iter().all(u8::is_ascii_whitespace) {
+            break;
         }
-        TraceFormat::BurstGpt => {
-            let (rows, skipped) = parse_burstgpt(&text)?;
-            (rows, true, skipped)
-        }
-        TraceFormat::Csv => parse_plain_csv(&text)?,
-    };
-    if rows.is_empty() {
-        return Err("the trace holds no requests".into());
     }
-    finish_rows(&mut rows);
-    Ok(TraceData {
-        rows,
-        has_tokens,
-        format,
-        skipped_failures: skipped,
-        hash_pool: hash_pool.into(),
-        // Mooncake's hash_ids name blocks of 512 tokens.
-        hash_block_tokens: if format == TraceFormat::Mooncake {
-            512
-        } else {
-            0
-        },
-    })
+    let first = String::from_utf8_lossy(&head);
+    let format = format.unwrap_or_else(|| detect(first.trim()));
+    let reader = std::io::Cursor::new(head).chain(input);
+    let mut rows = Rows::new(keep_s.unwrap_or(f64::INFINITY));
+    let (has_tokens, skipped) = match format {
+        TraceFormat::Azure => (parse_azure(reader, &mut rows)?, 0),
+        TraceFormat::Mooncake => (parse_mooncake(BufReader::new(reader), &mut rows)?, 0),
+        TraceFormat::BurstGpt => parse_burstgpt(reader, &mut rows)?,
+        TraceFormat::Csv => parse_plain_csv(reader, &mut rows)?,
+    };
+    rows.finish(format, has_tokens, skipped)
+}
+
+/// Collects validated rows: the span so far, and the rows a run can reach.
+pub(super) struct Rows {
+    rows: Vec<TraceRow>,
+    pool: Vec<u64>,
+    keep_s: f64,
+    min_t: f64,
+    max_t: f64,
+    seen: u64,
+}
+
+impl Rows {
+    fn new(keep_s: f64) -> Self {
+        Rows {
+            rows: Vec::new(),
+            pool: Vec::new(),
+            keep_s,
+            min_t: f64::INFINITY,
+            max_t: f64::NEG_INFINITY,
+            seen: 0,
+        }
+    }
+
+    /// One request at `t` seconds (any origin; finite), from `line` of the file.
+    pub(super) fn push(
+        &mut self,
+        line: u64,
+        t: f64,
+        prompt_tokens: u32,
+        output_tokens: u32,
+        hashes: &[u64],
+    ) -> Result<(), String> {
+        self.min_t = self.min_t.min(t);
+        self.max_t = self.max_t.max(t);
+        if self.max_t - self.min_t > MAX_SPAN_S {
+            return Err(format!(
+                "line {line}: this request is {:.0} days from the trace's earliest one; a trace may span at most 5 years",
+                (self.max_t - self.min_t) / 86_400.0
+            ));
+        }
+        self.seen += 1;
+        // Kept rows are within keep_s of the earliest time seen so far; the
+        // earliest can only move back, so a row left out stays out of reach.
+        if t - self.min_t <= self.keep_s {
+            let start = self.pool.len() as u32;
+            if self.pool.len() + hashes.len() > u32::MAX as usize {
+                return Err(format!(
+                    "line {line}: more than {} prefix-block hashes in the trace",
+                    u32::MAX
+                ));
+            }
+            self.pool.extend_from_slice(hashes);
+            self.rows.push(TraceRow {
+                t,
+                prompt_tokens,
+                output_tokens,
+                hashes: (start, hashes.len() as u32),
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(
+        mut self,
+        format: TraceFormat,
+        has_tokens: bool,
+        skipped: usize,
+    ) -> Result<TraceData, String> {
+        if self.seen == 0 {
+            return Err("the trace holds no requests".into());
+        }
+        let t0 = self.min_t;
+        // Stable, so equal times keep file order.
+        self.rows.sort_by(|a, b| a.t.total_cmp(&b.t));
+        for r in self.rows.iter_mut() {
+            r.t -= t0;
+        }
+        self.rows.shrink_to_fit();
+        self.pool.shrink_to_fit();
+        let complete = self.rows.len() as u64 == self.seen;
+        Ok(TraceData {
+            complete,
+            kept_s: if complete { f64::INFINITY } else { self.keep_s },
+            requests: self.seen,
+            span: self.max_t - t0,
+            rows: self.rows,
+            has_tokens,
+            format,
+            skipped_failures: skipped,
+            hash_pool: self.pool.into(),
+            // Mooncake's hash_ids name blocks of 512 tokens.
+            hash_block_tokens: if format == TraceFormat::Mooncake {
+                512
+            } else {
+                0
+            },
+        })
+    }
 }
 
 /// Builds a trace from inline `[arrival_s, prompt, output]` rows.
@@ -189,6 +305,10 @@ pub fn inline_trace(rows: &[Vec<f64>]) -> Result<TraceData, String> {
     // Inline rows keep their absolute times: tests write arrival times by hand.
     out.sort_by(|a, b| a.t.total_cmp(&b.t));
     Ok(TraceData {
+        requests: out.len() as u64,
+        complete: true,
+        kept_s: f64::INFINITY,
+        span: out.last().map_or(0.0, |r| r.t),
         rows: out,
         has_tokens: has_tokens.unwrap_or(false),
         format: TraceFormat::Csv,
@@ -206,15 +326,6 @@ fn token_count(v: f64, what: &str, min: u32) -> Result<u32, String> {
     }
 }
 
-/// Sorts by time (stable, so equal times keep file order) and shifts to start at 0.
-fn finish_rows(rows: &mut [TraceRow]) {
-    rows.sort_by(|a, b| a.t.total_cmp(&b.t));
-    let t0 = rows[0].t;
-    for r in rows.iter_mut() {
-        r.t -= t0;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,7 +333,7 @@ mod tests {
     #[test]
     fn reads_azure_with_fractional_timestamps() {
         let text = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:50.9951690,396,109\n";
-        let t = parse_trace(text.as_bytes(), None).unwrap();
+        let t = parse_trace(text.as_bytes(), None, None).unwrap();
         assert_eq!(t.format, TraceFormat::Azure);
         assert_eq!(t.rows.len(), 2);
         assert!((t.rows[1].t - 4.314579).abs() < 1e-6);
@@ -240,16 +351,76 @@ mod tests {
         let mut enc = GzEncoder::new(Vec::new(), Compression::default());
         enc.write_all(text.as_bytes()).unwrap();
         let gz = enc.finish().unwrap();
-        let t = parse_trace(&gz, None).unwrap();
+        let t = parse_trace(&gz[..], None, None).unwrap();
         assert_eq!(t.format, TraceFormat::Mooncake);
         assert_eq!(t.rows[1].t, 3.0);
         assert_eq!(t.rows[0].prompt_tokens, 6758);
     }
 
     #[test]
+    fn every_gzip_member_is_read() {
+        use flate2::{Compression, write::GzEncoder};
+        use std::io::Write;
+        let member = |text: &str| {
+            let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+            enc.write_all(text.as_bytes()).unwrap();
+            enc.finish().unwrap()
+        };
+        // `cat a.gz b.gz` is one valid gzip file of two members.
+        let mut gz = member("arrival_s\n0\n1\n");
+        gz.extend(member("2\n3\n"));
+        let t = parse_trace(&gz[..], None, None).unwrap();
+        assert_eq!(t.rows.len(), 4);
+        assert_eq!(t.span_s(), 3.0);
+    }
+
+    #[test]
+    fn rows_past_the_reach_are_validated_but_not_kept() {
+        let text = "arrival_s\n10\n11\n15\n12\n30\n";
+        let all = parse_trace(text.as_bytes(), None, None).unwrap();
+        assert!(all.complete && all.kept_s.is_infinite());
+        let cut = parse_trace(text.as_bytes(), None, Some(2.5)).unwrap();
+        assert_eq!(cut.rows, all.rows[..3].to_vec());
+        assert!(!cut.complete);
+        assert_eq!((cut.requests, cut.span_s(), cut.kept_s), (5, 20.0, 2.5));
+        // An earlier row later in the file moves the start back; what was
+        // left out stays out of reach, what was kept is still sorted.
+        let cut = parse_trace(&b"arrival_s\n10\n13\n9\n"[..], None, Some(2.5)).unwrap();
+        let times: Vec<f64> = cut.rows.iter().map(|r| r.t).collect();
+        assert_eq!(times, vec![0.0, 1.0]);
+        // Rows beyond the reach are still checked.
+        let e = parse_trace(&b"arrival_s\n0\n1\nx\n"[..], None, Some(0.5)).unwrap_err();
+        assert!(e.contains("line 4"), "{e}");
+    }
+
+    #[test]
+    fn a_trace_spans_at_most_five_years() {
+        let e = parse_trace(
+            &b"TIMESTAMP,ContextTokens,GeneratedTokens\n2018-01-01 00:00:00,1,1\n2023-11-16 18:15:46,12,3\n"[..],
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.contains("line 3") && e.contains("5 years"), "{e}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_with_its_line() {
+        let e = parse_trace(&b"arrival_s\n0\n\xff\n"[..], None, None).unwrap_err();
+        assert!(e.contains("line 3"), "{e}");
+        let e = parse_trace(
+            &b"{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1}\n\xff\n"[..],
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.contains("line 2") && e.contains("UTF-8"), "{e}");
+    }
+
+    #[test]
     fn burstgpt_skips_failures() {
         let text = "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n5,ChatGPT,472,18,490,Conversation log\n45,ChatGPT,1087,0,1087,Conversation log\n118,GPT-4,417,276,693,API log\n";
-        let t = parse_trace(text.as_bytes(), None).unwrap();
+        let t = parse_trace(text.as_bytes(), None, None).unwrap();
         assert_eq!(t.format, TraceFormat::BurstGpt);
         assert_eq!(t.rows.len(), 2);
         assert_eq!(t.skipped_failures, 1);
@@ -258,28 +429,34 @@ mod tests {
 
     #[test]
     fn plain_csv_with_and_without_tokens() {
-        let t = parse_trace(b"arrival_s\n1.5\n0.5\n", None).unwrap();
+        let t = parse_trace(&b"arrival_s\n1.5\n0.5\n"[..], None, None).unwrap();
         assert!(!t.has_tokens);
         assert_eq!(t.rows[0].t, 0.0);
         assert_eq!(t.rows[1].t, 1.0);
-        let t = parse_trace(b"arrival_s,prompt_tokens,output_tokens\n0,10,3\n", None).unwrap();
+        let t = parse_trace(
+            &b"arrival_s,prompt_tokens,output_tokens\n0,10,3\n"[..],
+            None,
+            None,
+        )
+        .unwrap();
         assert!(t.has_tokens);
     }
 
     #[test]
     fn errors_name_the_line() {
         let e = parse_trace(
-            b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,12,x\n",
+            &b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,12,x\n"[..],
+            None,
             None,
         )
         .unwrap_err();
         assert!(e.contains("line 2") && e.contains("GeneratedTokens"), "{e}");
-        let e = parse_trace(b"", None).unwrap_err();
+        let e = parse_trace(&b""[..], None, None).unwrap_err();
         assert!(
             e.contains("no time column") || e.contains("no requests"),
             "{e}"
         );
-        let e = parse_trace(b"arrival_s\n", None).unwrap_err();
+        let e = parse_trace(&b"arrival_s\n"[..], None, None).unwrap_err();
         assert!(e.contains("no requests"), "{e}");
     }
 
@@ -300,11 +477,11 @@ mod tests {
 
     #[test]
     fn pmf_and_trace_columns_give_empirical_lengths() {
-        let e = parse_lengths(b"tokens,prob\n10,0.25\n20,0.75\n", None, None).unwrap();
+        let e = parse_lengths(&b"tokens,prob\n10,0.25\n20,0.75\n"[..], None, None).unwrap();
         assert_eq!(e.tokens, vec![10, 20]);
         assert_eq!(e.mean(), 17.5);
         let text = b"arrival_s,prompt_tokens,output_tokens\n0,10,1\n1,30,2\n";
-        let e = parse_lengths(text, None, Some("prompt")).unwrap();
+        let e = parse_lengths(&text[..], None, Some("prompt")).unwrap();
         assert_eq!(e.mean(), 20.0);
     }
 }
