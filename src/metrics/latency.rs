@@ -1,15 +1,18 @@
 //! A bounded-memory, mergeable latency histogram (HDR, 2 significant digits:
 //! quantiles within 1%) plus an exact integer-nanosecond sum for the mean.
 //!
-//! Memory is fixed (~28 KB) whatever the number of requests; merging is
+//! Memory is fixed (~45 KB) whatever the number of requests; merging is
 //! integer addition, so merged results do not depend on merge order. Three
 //! digits (~220 KB each, four per strategy) cost 7% of single-thread speed
 //! and most of the two-thread speed-up through cache pressure.
 
 use hdrhistogram::Histogram;
 
-/// Largest recordable latency: 1e11 µs ≈ 27.8 hours; larger values saturate.
-const MAX_US: u64 = 100_000_000_000;
+/// Largest recordable latency: 1e16 µs ≈ 317 years, far past the longest
+/// horizon (5 years) plus any drain the event budget allows; larger values
+/// would be recorded as this. The top buckets cost ~17 KB and no speed:
+/// only buckets that are touched are in cache.
+pub const MAX_US: u64 = 10_000_000_000_000_000;
 
 #[derive(Debug, Clone)]
 pub struct LatencyHistogram {
@@ -163,6 +166,25 @@ mod tests {
         assert_eq!(back.to_parts(), (b, s, n));
         assert_eq!(back.quantile(0.99), h.quantile(0.99));
         assert_eq!(back.mean(), h.mean());
+    }
+
+    #[test]
+    fn long_latencies_are_not_clipped() {
+        // The campaign's case: waits of 30-48 h read as p50 = p99 = 27.8 h
+        // under the old 1e11 µs bound. Now the whole 5-year horizon fits.
+        let mut h = LatencyHistogram::new();
+        for i in 0..=100 {
+            h.record((30.0 + 18.0 * i as f64 / 100.0) * 3600.0);
+        }
+        assert!(
+            (h.quantile(0.5) / 3600.0 - 39.0).abs() < 0.4,
+            "{}",
+            h.quantile(0.5)
+        );
+        assert!((h.quantile(0.99) / 3600.0 - 47.8).abs() < 0.5);
+        let five_years = 5.0 * 365.25 * 86_400.0;
+        h.record(five_years);
+        assert!((h.quantile(1.0) / five_years - 1.0).abs() < 0.01);
     }
 
     #[test]
