@@ -83,6 +83,12 @@ struct HistogramBits {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Part {
     format: String,
+    /// The fleetsim version that wrote it (a merge names it on a mismatch).
+    version: String,
+    /// Metric names in the order of every outcome's values, and of every
+    /// pool's: a file from a build with other metrics is refused.
+    metrics: Vec<String>,
+    pool_metrics: Vec<String>,
     /// Hash of the scenario text, seed and replication count.
     pub fingerprint: String,
     pub meta: RunMeta,
@@ -97,7 +103,18 @@ pub struct Part {
     pub timeseries: Option<Vec<StrategySeries>>,
 }
 
-const FORMAT: &str = "fleetsim-part/1";
+const FORMAT: &str = "fleetsim-part/2";
+
+fn metric_names() -> Vec<String> {
+    Metric::ALL.iter().map(|m| m.key().to_string()).collect()
+}
+
+fn pool_metric_names() -> Vec<String> {
+    PoolMetric::ALL
+        .iter()
+        .map(|m| m.key().to_string())
+        .collect()
+}
 
 fn bits(xs: &[f64]) -> Vec<u64> {
     xs.iter().map(|x| x.to_bits()).collect()
@@ -130,6 +147,9 @@ impl Part {
             scenario_text,
             timeseries,
             format: FORMAT.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            metrics: metric_names(),
+            pool_metrics: pool_metric_names(),
             fingerprint,
             meta,
             total_replications: total,
@@ -182,8 +202,15 @@ impl Part {
             serde_json::from_slice(bytes).map_err(|e| format!("not a fleetsim part file: {e}"))?;
         if part.format != FORMAT {
             return Err(format!(
-                "part format \"{}\" is not \"{FORMAT}\"",
-                part.format
+                "part format \"{}\" is not \"{FORMAT}\" (written by fleetsim {}); re-run the shard with this version",
+                part.format, part.version
+            ));
+        }
+        if part.metrics != metric_names() || part.pool_metrics != pool_metric_names() {
+            return Err(format!(
+                "the part's metrics are not this version's (written by fleetsim {}, this is {}); re-run the shard with this version",
+                part.version,
+                env!("CARGO_PKG_VERSION")
             ));
         }
         Ok(part)
@@ -241,11 +268,11 @@ impl Part {
     }
 
     fn batch(&self) -> Result<Batch, String> {
-        let kind = |k: &str| -> &'static str {
+        let kind = |k: &str| -> Result<&'static str, String> {
             ["reserved", "owned", "on_demand", "spot", "serverless"]
                 .into_iter()
                 .find(|x| *x == k)
-                .unwrap_or("unknown")
+                .ok_or_else(|| format!("pool kind \"{k}\" is not a kind of pool"))
         };
         let outcome = |o: &OutcomeBits| -> Result<Outcome, String> {
             let pools = o
@@ -256,7 +283,7 @@ impl Part {
                         unbits(&p.values).try_into().map_err(|_| {
                             format!("pool \"{}\" has the wrong number of metric values", p.name)
                         })?;
-                    Ok(PoolOutcome::from_values(p.name.clone(), kind(&p.kind), &v))
+                    Ok(PoolOutcome::from_values(p.name.clone(), kind(&p.kind)?, &v))
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             Ok(Outcome {

@@ -411,7 +411,19 @@ fn edited_part_files_are_refused_never_merged_wrong_nor_a_panic() {
         serde_json::from_slice(&bytes(dir.path(), &format!("parts/part-{k}-of-2.json"))).unwrap()
     };
     type Edit = fn(&mut serde_json::Value, &serde_json::Value);
-    let edits: [(&str, Edit); 6] = [
+    let edits: [(&str, Edit); 10] = [
+        ("another format version", |p, _| {
+            p["format"] = "fleetsim-part/1".into();
+        }),
+        ("two metrics swapped", |p, _| {
+            p["metrics"].as_array_mut().unwrap().swap(0, 1);
+        }),
+        ("a pool metric renamed", |p, _| {
+            p["pool_metrics"][0] = "gpu_seconds".into();
+        }),
+        ("an unknown pool kind", |p, _| {
+            p["replications"][0]["outcomes"][0]["pools"][0]["kind"] = "leased".into();
+        }),
         ("a replication of shard 1 given as shard 2's", |p, other| {
             p["replications"][0]["index"] = other["replications"][0]["index"].clone();
         }),
