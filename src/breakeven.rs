@@ -139,33 +139,42 @@ pub fn breakeven(
     multipliers: &[f64],
     replications: u64,
     seed: u64,
+    options: &SimOptions,
     progress: &dyn Progress,
-) -> BreakevenResult {
+) -> Result<BreakevenResult, String> {
     let indices: Vec<u64> = (0..replications).collect();
-    let options = SimOptions::default();
     let n = base.strategies.len();
     let per_month = MONTH_S / base.horizon_s;
     let points: Vec<SweepPoint> = multipliers
         .iter()
         .map(|&m| {
             let s = scale_demand(base, m);
-            let batch = run_batch(&s, seed, &indices, &options, progress);
+            let batch = run_batch(&s, seed, &indices, options, progress);
             let reps = &batch.replications;
+            if let Some(r) = reps
+                .iter()
+                .find(|r| r.outcomes.iter().any(|o| o.stopped_at_event_budget))
+            {
+                return Err(format!(
+                    "at {m}x the demand, replication {} was stopped after {} events (--max-events); its figures would not be a result. Lower --to, shorten the horizon, or raise --max-events",
+                    r.index, options.max_events
+                ));
+            }
             let api = column(reps, 0, Metric::ApiBaselinePerMOutput);
             let volume: Vec<f64> = column(reps, 0, Metric::OutputTokens)
                 .iter()
                 .map(|t| t * per_month)
                 .collect();
-            SweepPoint {
+            Ok(SweepPoint {
                 demand_multiplier: m,
                 monthly_output_tokens: Band::of(&volume).p50,
                 api_per_m_output: Band::of(&api),
                 strategies: (0..n)
                     .map(|k| Band::of(&column(reps, k, Metric::CostPerMOutput)))
                     .collect(),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     let crossovers = (0..n)
         .filter(|&k| !base.strategies[k].pools.is_empty())
         .map(|k| {
@@ -189,14 +198,14 @@ pub fn breakeven(
             }
         })
         .collect();
-    BreakevenResult {
+    Ok(BreakevenResult {
         scenario: base.name.clone(),
         seed,
         replications,
         strategies: base.strategies.iter().map(|s| s.name.clone()).collect(),
         points,
         crossovers,
-    }
+    })
 }
 
 #[cfg(test)]

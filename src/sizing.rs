@@ -94,6 +94,16 @@ pub fn candidate_count(base: &Scenario) -> usize {
         .sum()
 }
 
+/// A candidate's search values as a reader writes them:
+/// `strategy[0].pools[0].replicas = 10, …`.
+pub fn describe(assignment: &[(String, f64)]) -> String {
+    assignment
+        .iter()
+        .map(|(field, v)| format!("{field} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Evaluates every candidate. `make` builds the scenario with search fields
 /// fixed to the given values (others at their first value).
 pub fn size(
@@ -102,10 +112,10 @@ pub fn size(
     target: SizingTarget,
     replications: u64,
     seed: u64,
+    options: &SimOptions,
     progress: &dyn Progress,
 ) -> Result<SizingResult, String> {
     let indices: Vec<u64> = (0..replications).collect();
-    let options = SimOptions::default();
     let mut candidates = Vec::new();
     for s in 0..base.strategies.len() {
         for assignment in combinations(&fields_for(&base.search, s)) {
@@ -116,7 +126,15 @@ pub fn size(
                 .chain(assignment.iter().cloned())
                 .collect();
             let scenario = make(&choices)?;
-            let outcomes = run_strategy(&scenario, s, seed, &indices, &options, progress);
+            let outcomes = run_strategy(&scenario, s, seed, &indices, options, progress);
+            if let Some(i) = outcomes.iter().position(|o| o.stopped_at_event_budget) {
+                return Err(format!(
+                    "candidate {} with {}: replication {i} was stopped after {} events (--max-events); its figures would not be a result. Narrow the search, shorten the horizon, or raise --max-events",
+                    scenario.strategies[s].name,
+                    describe(&assignment),
+                    options.max_events
+                ));
+            }
             candidates.push(candidate(
                 &scenario.strategies[s].name,
                 assignment,

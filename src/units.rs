@@ -90,6 +90,32 @@ pub fn format_duration(s: Seconds) -> String {
     }
 }
 
+/// Human form of a count (requests, tokens): `980`, `45,600`,
+/// `12.3 million`, `1.39 billion`.
+pub fn format_count(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let a = x.abs();
+    if a >= 1e12 {
+        format!("{:.2} trillion", x / 1e12)
+    } else if a >= 1e9 {
+        format!("{:.2} billion", x / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.1} million", x / 1e6)
+    } else {
+        let digits = format!("{:.0}", a);
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if x < 0.0 { format!("-{out}") } else { out }
+    }
+}
+
 /// Short human form of an amount of money for tables and axes: `$0.42`,
 /// `$850`, `$12.3k`, `$1.25M`.
 pub fn format_usd(x: f64) -> String {
@@ -125,6 +151,15 @@ pub fn slug(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_read_as_words() {
+        assert_eq!(format_count(980.0), "980");
+        assert_eq!(format_count(45_600.0), "45,600");
+        assert_eq!(format_count(123_456.4), "123,456");
+        assert_eq!(format_count(12_340_000.0), "12.3 million");
+        assert_eq!(format_count(1.386e9), "1.39 billion");
+    }
 
     #[test]
     fn parses_every_unit() {

@@ -56,8 +56,10 @@ pub(super) fn size(args: SizeArgs) -> Result<()> {
         slo_attainment: args.slo_target,
         confidence: args.confidence,
     };
+    opts.check_event_estimate(&base, &base.name)?;
+    let options = opts.sim_options();
     let result = pool
-        .install(|| sizing::size(&base, &make, target, n, seed, &bar))
+        .install(|| sizing::size(&base, &make, target, n, seed, &options, &bar))
         .map_err(Failure::Input)?;
     bar.finish();
     let written = write_answer(
@@ -103,9 +105,9 @@ pub(super) fn size(args: SizeArgs) -> Result<()> {
         }
         match result.best() {
             Some(b) => println!(
-                "\nCheapest that meets the target: {} with {:?}, {} per month on average.",
+                "\nCheapest that meets the target: {} with {}, {} per month on average.",
                 b.strategy,
-                b.assignment,
+                sizing::describe(&b.assignment),
                 format_usd(b.cost_per_month_mean_usd)
             ),
             None => println!("\nNo candidate meets the target; widen the search."),
@@ -135,7 +137,12 @@ pub(super) fn breakeven(args: BreakevenArgs) -> Result<()> {
     let base = Source::read(Some(&args.scenario))?.parse_for_demand(args.to)?;
     options::no_search_spaces(&base, "breakeven")?;
     // Parsed for the highest volume, so a trace holds every row it replays.
-    if !breakeven::scale_demand(&base, args.to).trace_covers_horizon() {
+    let highest = breakeven::scale_demand(&base, args.to);
+    opts.check_event_estimate(
+        &highest,
+        &format!("{} at {}x its demand", base.name, args.to),
+    )?;
+    if !highest.trace_covers_horizon() {
         return Err(Failure::Runtime(anyhow::anyhow!(
             "internal error: the trace was cut before the highest volume's horizon"
         )));
@@ -151,7 +158,10 @@ pub(super) fn breakeven(args: BreakevenArgs) -> Result<()> {
     let bar = opts.progress();
     bar.start(args.steps as u64 * n);
     let ms = breakeven::multipliers(args.from, args.to, args.steps);
-    let result = pool.install(|| breakeven::breakeven(&base, &ms, n, seed, &bar));
+    let options = opts.sim_options();
+    let result = pool
+        .install(|| breakeven::breakeven(&base, &ms, n, seed, &options, &bar))
+        .map_err(Failure::Input)?;
     bar.finish();
     let written = write_answer(
         &claim,

@@ -125,6 +125,20 @@ impl Options {
         })
     }
 
+    /// Refuses, before simulating, a history that cannot fit the event
+    /// budget: every request that arrives is at least one event.
+    pub fn check_event_estimate(&self, s: &Scenario, what: &str) -> Result<()> {
+        match s.expected_arrivals() {
+            Some(n) if n > self.max_events as f64 => Err(Failure::Input(format!(
+                "{what}: about {} requests would arrive in one history (the arrival rate times the {} horizon), and each is at least one event, more than the budget of {} events per history (--max-events). Shorten the horizon, lower the demand, or raise --max-events",
+                fleetsim::units::format_count(n),
+                fleetsim::units::format_duration(s.horizon_s),
+                self.max_events
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Simulation options with this run's event budget.
     pub fn sim_options(&self) -> fleetsim::simulation::SimOptions {
         fleetsim::simulation::SimOptions {

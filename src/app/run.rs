@@ -29,6 +29,7 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
         },
     )?;
     let meta = RunMeta::of(&scenario, seed);
+    opts.check_event_estimate(&scenario, &scenario.name)?;
 
     let pool = opts.thread_pool()?;
     let bar = opts.progress();

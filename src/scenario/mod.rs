@@ -71,6 +71,62 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Requests expected to arrive in one history at the inputs' medians (a
+    /// session's follow-up turns not counted), or `None` where the rate
+    /// depends on the fleet (closed-loop clients). Used to refuse, before
+    /// simulating, a history that cannot fit the event budget.
+    pub fn expected_arrivals(&self) -> Option<f64> {
+        let m = self.uncertain.medians();
+        let v = |p: &Param| p.value(&m);
+        let h = self.horizon_s;
+        let ds = v(&self.demand_scale);
+        let n = match &self.workload.arrivals {
+            Arrivals::Poisson { rate } | Arrivals::Renewal { rate, .. } => v(rate) * h * ds,
+            Arrivals::Mmpp {
+                rates,
+                mean_sojourn_s,
+            } => {
+                // States are visited in turn: the sojourn-weighted mean rate.
+                let total: f64 = mean_sojourn_s.iter().map(v).sum();
+                let weighted: f64 = rates
+                    .iter()
+                    .zip(mean_sojourn_s)
+                    .map(|(r, s)| v(r) * v(s))
+                    .sum();
+                weighted / total * h * ds
+            }
+            Arrivals::Diurnal {
+                profile: DiurnalProfile::Hourly(rates),
+                ..
+            } => rates.iter().map(v).sum::<f64>() / rates.len() as f64 * h * ds,
+            // Flooring the cosine at 0 only raises the mean.
+            Arrivals::Diurnal {
+                profile: DiurnalProfile::Sinusoid { mean_rate, .. },
+                ..
+            } => v(mean_rate) * h * ds,
+            Arrivals::Stages { stages, .. } => {
+                let mut t = 0.0;
+                let mut n = 0.0;
+                for (rate, d) in stages {
+                    let d = v(d).min((h - t).max(0.0));
+                    n += v(rate) * d * ds;
+                    t += d;
+                }
+                n
+            }
+            Arrivals::Trace {
+                trace,
+                time_scale,
+                rate_scale,
+            } => {
+                let mult = v(time_scale) / (v(rate_scale) * ds.max(f64::MIN_POSITIVE));
+                trace.rows.partition_point(|r| r.t * mult < h) as f64
+            }
+            Arrivals::ClosedLoop { .. } => return None,
+        };
+        Some(n)
+    }
+
     /// Whether every arrival a run can make is in the trace rows kept at
     /// load (a trace keeps only the rows within the parsed horizon and
     /// demand; a caller that raises demand later must parse for it).

@@ -126,7 +126,11 @@ proptest! {
                     let draws = fleetsim::montecarlo::draws_for(&s, 1, 0);
                     let budget = SimOptions { max_events: 20_000, ..SimOptions::default() };
                     for k in 0..s.strategies.len() {
-                        let _ = simulate(&s, k, &draws, 1, 0, &budget, &mut ());
+                        let o = simulate(&s, k, &draws, 1, 0, &budget, &mut ());
+                        // Finished (every request ended once) or stopped and flagged.
+                        let arrived = o.by_name("requests_arrived").unwrap();
+                        let ended = o.by_name("requests_completed").unwrap() + o.by_name("requests_overflowed").unwrap() + o.by_name("requests_dropped").unwrap();
+                        prop_assert!(o.stopped_at_event_budget || arrived == ended, "{arrived} arrived, {ended} ended");
                     }
                 }
                 if s.search.is_empty() && light(&s) {
@@ -282,6 +286,69 @@ fn numbers_that_would_exhaust_time_or_memory_are_refused() {
         args.extend(flags);
         let out = fleetsim(dir.path(), &args);
         assert_eq!(out.status.code(), Some(2), "{flags:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn the_event_budget_holds_in_every_command() {
+    // reference.toml: 15 req/s for 2,000 s, about 30,000 arrivals a history.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.toml"), shipped("reference.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("size.toml"),
+        shipped("size-reserved-fleet.toml"),
+    )
+    .unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        // Refused before simulating: the arrivals alone exceed the budget.
+        (
+            &["run", "s.toml", "--max-events", "20000"],
+            "about 30,000 requests would arrive",
+        ),
+        (
+            &[
+                "breakeven",
+                "s.toml",
+                "--to",
+                "10",
+                "--max-events",
+                "200000",
+            ],
+            "about 300,000 requests would arrive",
+        ),
+        // Arrivals fit, the history does not: stopped, and no result.
+        (
+            &["run", "s.toml", "--max-events", "40000"],
+            "was stopped after 40000 events",
+        ),
+        (
+            &[
+                "breakeven",
+                "s.toml",
+                "--from",
+                "0.5",
+                "--to",
+                "1",
+                "--steps",
+                "2",
+                "--max-events",
+                "40000",
+            ],
+            "was stopped after 40000 events",
+        ),
+        // size-reserved-fleet: about 65,000 arrivals an hour.
+        (
+            &["size", "size.toml", "--max-events", "100000"],
+            "was stopped after 100000 events",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut args = args.to_vec();
+        args.extend(["--quiet", "--out", "o", "--replications", "2"]);
+        let out = fleetsim(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+        assert!(!dir.path().join("o").exists(), "{args:?}: nothing written");
     }
 }
 
