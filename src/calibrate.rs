@@ -325,8 +325,24 @@ pub fn check(points: &[Measurement]) -> Result<(), String> {
             bad.concurrency, bad.tokens_per_s
         ));
     }
+    for (i, a) in points.iter().enumerate() {
+        if let Some(b) = points[i + 1..]
+            .iter()
+            .find(|b| (a.concurrency, a.isl, a.osl) == (b.concurrency, b.isl, b.osl))
+        {
+            return Err(format!(
+                "cannot be fitted: c={},isl={},osl={} is given twice ({} and {} tok/s); give each load once (average repeated measurements)",
+                a.concurrency, a.isl, a.osl, a.tokens_per_s, b.tokens_per_s
+            ));
+        }
+    }
     Ok(())
 }
+
+/// Largest factor between a fitted and a measured throughput that is still a
+/// fit: beyond it the model cannot reach the point with any efficiency in
+/// (2%, 100%) and overhead in [0, 20 ms], and the constants would mislead.
+const MAX_FIT_RATIO: f64 = 1.5;
 
 /// Fits mfu, mbu and overhead to the measurements.
 pub fn fit(engine: &Engine, points: &[Measurement]) -> Result<Fit, String> {
@@ -367,6 +383,15 @@ pub fn fit(engine: &Engine, points: &[Measurement]) -> Result<Fit, String> {
         .iter()
         .map(|m| (*m, simulate(engine, e, m)))
         .collect();
+    if let Some((m, s)) = rows
+        .iter()
+        .find(|(m, s)| !s.is_finite() || (s / m.tokens_per_s).ln().abs() > MAX_FIT_RATIO.ln())
+    {
+        return Err(format!(
+            "cannot be fitted: at c={},isl={},osl={} the closest the model comes is {s:.1} tok/s against {} measured; the point is outside what this model, GPU and precision can do (check the point and the [engine] it was measured on)",
+            m.concurrency, m.isl, m.osl, m.tokens_per_s
+        ));
+    }
     let rms = (rows
         .iter()
         .map(|(m, s)| (s / m.tokens_per_s).ln().powi(2))
@@ -569,5 +594,7 @@ mod tests {
                 .contains("cannot be fitted")
         );
         assert!(check(&[]).is_err());
+        let again = Measurement::parse("c=1 isl=100 osl=100 tok_s=55").unwrap();
+        assert!(check(&[single, again]).unwrap_err().contains("twice"));
     }
 }

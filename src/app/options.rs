@@ -26,8 +26,17 @@ impl Source {
                 base: None,
             });
         };
-        let text = fs::read_to_string(path)
+        let bytes = fs::read(path)
             .map_err(|e| Failure::Input(format!("cannot read scenario {}: {e}", path.display())))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+            let col = good.len() - good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+            Failure::Input(format!(
+                "{}, line {line}, column {col}: the scenario is not UTF-8 text (save it as UTF-8)",
+                path.display()
+            ))
+        })?;
         Ok(Source {
             text,
             origin: path.display().to_string(),

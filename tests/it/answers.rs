@@ -341,6 +341,15 @@ fn calibrate_fits_published_70b_points_and_refuses_impossible_ones() {
         .as_slice(),
         &["--point", "c=1,isl=100"],
         &[],
+        // 100x what a 70B model on two H100s can stream: no efficiency fits.
+        &["--point", "c=1,isl=500,osl=2000,tok_s=5290"],
+        // One load measured twice, differently.
+        &[
+            "--point",
+            "c=1,isl=100,osl=100,tok_s=50",
+            "--point",
+            "c=1,isl=100,osl=100,tok_s=60",
+        ],
     ] {
         let mut args = vec!["calibrate"];
         args.extend(bad);

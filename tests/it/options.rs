@@ -230,9 +230,11 @@ fn calibrate_takes_the_engine_from_a_scenario_or_the_flags() {
     );
     // The calibrated step model unless told otherwise.
     assert!(text.contains("model = \"calibrated\""), "{text}");
+    // The default engine (70B on two H100s) with a point it can reach.
+    let point_70b = ["--point", "c=1,isl=500,osl=2000,tok_s=52.9"];
     let out = fleetsim(
         dir.path(),
-        &[&["calibrate", "--step-model", "roofline"][..], &point].concat(),
+        &[&["calibrate", "--step-model", "roofline"][..], &point_70b].concat(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("model = \"roofline\""));

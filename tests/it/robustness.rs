@@ -494,3 +494,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn refusals_name_the_line_and_read_well() {
+    // Found by the hostile-input campaign: these named no line or field,
+    // or printed 324 decimals.
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[u8], &str); 3] = [
+        (
+            b"name = \"a\"\nhorizon = \"1h\"\ndescription = \"caf\xe9\"\n",
+            "line 3, column 19: the scenario is not UTF-8",
+        ),
+        (
+            b"name = \"a\"\nname = \"b\"\n",
+            "line 2, column 1: in `name`: duplicate key",
+        ),
+        (
+            b"name = \"a\"\nhorizon = 5e-324\n",
+            "`horizon` = 5e-324 is not allowed",
+        ),
+    ];
+    for (text, needle) in cases {
+        std::fs::write(dir.path().join("s.toml"), text).unwrap();
+        let out = fleetsim(dir.path(), &["check", "s.toml"]);
+        assert_eq!(out.status.code(), Some(2), "{needle}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{needle}: {}", stderr(&out));
+    }
+}

@@ -71,7 +71,8 @@ fn parse_full(
         let (line, col, field) = match e.span() {
             Some(span) => {
                 let (l, c) = line_col(text, span.start);
-                (Some(l), Some(c), path_at(text, span.start))
+                let field = path_at(text, span.start).or_else(|| key_at(text, span.start));
+                (Some(l), Some(c), field)
             }
             None => (None, None, None),
         };
@@ -96,6 +97,29 @@ fn parse_full(
         demand_headroom,
     };
     r.scenario(raw)
+}
+
+/// The key written at `offset` (`key = …`), for errors in text that does
+/// not parse as a whole (a duplicate key).
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let rest = text.get(offset..)?;
+    let line = rest.lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty()
+        && key.len() <= 100
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.\"' ".contains(c)))
+    .then(|| key.to_string())
+}
+
+/// A number as a reader can take it in: `5e-324`, not 324 decimals.
+fn readable(value: String) -> String {
+    match value.parse::<f64>() {
+        Ok(x) if value.len() > 20 => format!("{x:e}"),
+        _ => value,
+    }
 }
 
 struct Resolver<'t, 'l, 'c> {
@@ -138,7 +162,7 @@ impl Resolver<'_, '_, '_> {
         Box::new(ScenarioError::Invalid {
             at: self.at(field),
             field: field.to_string(),
-            value: value.to_string(),
+            value: readable(value.to_string()),
             allowed: allowed.to_string(),
             hint,
         })
