@@ -510,7 +510,7 @@ fn refusals_name_the_line_and_read_well() {
             "line 2, column 1: in `name`: duplicate key",
         ),
         (
-            b"name = \"a\"\nhorizon = 5e-324\n",
+            b"name = \"a\"\nhorizon = 5e-324\n[workload]\narrivals = { process = \"poisson\", rate = 1.0 }\n",
             "`horizon` = 5e-324 is not allowed",
         ),
     ];
