@@ -214,4 +214,8 @@ pub struct RunArgs {
     /// Cap on replications for --until-precision (default 10000)
     #[arg(long, value_name = "N")]
     pub max_replications: Option<u64>,
+    /// Continue an interrupted run: keep the replications it finished (its
+    /// results folder's resume.json) and run the rest
+    #[arg(long)]
+    pub resume: bool,
 }

@@ -225,6 +225,8 @@ pub(super) struct RunFlags {
     pub max_replications: u64,
     /// `--requests-out` and the strategy (by index) whose requests it writes.
     pub requests_out: Option<(PathBuf, usize)>,
+    /// `--resume`: continue from the results folder's resume file.
+    pub resume: bool,
 }
 
 impl RunFlags {
@@ -251,6 +253,11 @@ impl RunFlags {
         }
         if shard.is_some() && args.until_precision.is_some() {
             return Err(Failure::Input("--shard and --until-precision do not combine: a precision target needs every replication in one place; shard a fixed --replications count instead".into()));
+        }
+        if args.resume && (shard.is_some() || args.until_precision.is_some()) {
+            return Err(Failure::Input(
+                "--resume continues a run of a fixed replication count; it does not combine with --shard or --until-precision".into(),
+            ));
         }
         if shard.is_some() && args.requests_out.is_some() {
             return Err(Failure::Input(
@@ -299,6 +306,7 @@ impl RunFlags {
             until_precision: args.until_precision,
             max_replications: args.max_replications.unwrap_or(10_000),
             requests_out: args.requests_out.clone().map(|p| (p, strategy)),
+            resume: args.resume,
         })
     }
 }

@@ -78,11 +78,21 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
         return Ok(());
     }
 
+    let out = claim.as_ref().expect("claimed for an unsharded run");
+    let fp = run_fingerprint(&text, seed, n);
+    let resumed = if flags.resume {
+        Some(read_resume_file(out.target(), &fp)?)
+    } else {
+        None
+    };
     catch_interrupts();
     let (batch, precision, cut) = match flags.until_precision {
         None => {
-            bar.start(n);
-            let (batch, cut) = interrupt(&(0..n).collect::<Vec<_>>());
+            let mut batch = resumed.unwrap_or_default();
+            let start = batch.replications.len() as u64;
+            bar.start(n - start);
+            let (more, cut) = interrupt(&(start..n).collect::<Vec<_>>());
+            batch.extend(more);
             (batch, None, cut)
         }
         Some(target) => {
@@ -131,11 +141,13 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
             requested: n.max(completed),
         });
     }
-    let out = claim.as_ref().expect("claimed for an unsharded run");
     let series = batch.timeseries.clone().unwrap_or_default();
     let mut data = ReportData::build(&meta, &summary, &batch, series, &text);
     data.fidelity = Some(fleetsim::validate::Coverage::shipped().scenario_notes(&scenario));
-    let written = write_results(out, &data, &batch, || {
+    // An interrupted run of a fixed count leaves what `--resume` continues from.
+    let resume = (cut && precision.is_none())
+        .then(|| Part::resume_file(fp.clone(), meta.clone(), n, &batch, text.clone()).to_bytes());
+    let written = write_results(out, &data, &batch, resume.as_deref(), || {
         if let Some((path, strategy)) = &flags.requests_out {
             write_requests(&scenario, *strategy, seed, path)?;
         }
@@ -166,11 +178,16 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
     }
     if let Some(p) = summary.partial {
         return Err(Failure::Interrupted(format!(
-            "interrupted: wrote the {} of {} replications that finished (0 to {}) to {}, marked partial in summary.json",
+            "interrupted: wrote the {} of {} replications that finished (0 to {}) to {}, marked partial in summary.json{}",
             p.completed,
             p.requested,
             p.completed - 1,
-            written.display()
+            written.display(),
+            if resume.is_some() {
+                "; the same command with --resume runs the rest"
+            } else {
+                ""
+            }
         )));
     }
     Ok(())
@@ -223,10 +240,35 @@ pub(super) fn run_fingerprint(text: &str, seed: u64, replications: u64) -> Strin
 /// Writes every result file of a run into `out`, swapped in whole:
 /// summary, replications, charts (SVG and PNG) and the HTML report.
 /// `extra` runs before the swap (a failure there leaves `out` untouched).
+/// The file an interrupted run leaves for `--resume`.
+const RESUME_FILE: &str = "resume.json";
+
+/// The finished replications of an interrupted run of this same run.
+fn read_resume_file(dir: &std::path::Path, fingerprint: &str) -> Result<montecarlo::Batch> {
+    let path = dir.join(RESUME_FILE);
+    let bytes = fs::read(&path).map_err(|e| {
+        Failure::Input(format!(
+            "--resume: cannot read {} ({e}); an interrupted run leaves it in its results folder",
+            path.display()
+        ))
+    })?;
+    let part = Part::from_bytes(&bytes)
+        .map_err(|e| Failure::Input(format!("--resume: {}: {e}", path.display())))?;
+    if part.fingerprint != fingerprint {
+        return Err(Failure::Input(format!(
+            "--resume: {} is of another run: the scenario text, seed, replication count or fleetsim version differ from the interrupted one",
+            path.display()
+        )));
+    }
+    part.resumed()
+        .map_err(|e| Failure::Input(format!("--resume: {}: {e}", path.display())))
+}
+
 pub(super) fn write_results(
     out: &fleetsim::output::OutputClaim,
     data: &ReportData,
     batch: &montecarlo::Batch,
+    resume: Option<&[u8]>,
     extra: impl FnOnce() -> Result<()>,
 ) -> Result<PathBuf> {
     let figures = plot::report_figures(data).map_err(|e| Failure::Runtime(anyhow!(e)))?;
@@ -241,6 +283,9 @@ pub(super) fn write_results(
         dir.add(&format!("{}.png", f.name), &f.png)?;
     }
     dir.add("report.html", &report_html(data, &figures))?;
+    if let Some(bytes) = resume {
+        dir.add(RESUME_FILE, bytes)?;
+    }
     extra()?;
     Ok(dir.commit()?)
 }
@@ -273,7 +318,7 @@ pub(super) fn merge(args: MergeArgs) -> Result<()> {
         })
         .ok()
         .map(|s| fleetsim::validate::Coverage::shipped().scenario_notes(&s));
-    let written = write_results(&claim, &data, &merged.batch, || Ok(()))?;
+    let written = write_results(&claim, &data, &merged.batch, None, || Ok(()))?;
     if !args.quiet {
         print!("{}", table::render(&summary));
         println!(

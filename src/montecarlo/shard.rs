@@ -101,6 +101,10 @@ pub struct Part {
     pub scenario_text: String,
     /// Replication 0's time series (shard 1 holds replication 0).
     pub timeseries: Option<Vec<StrategySeries>>,
+    /// The finished replications 0..k−1 of an interrupted run (a resume
+    /// file), not a shard: `run --resume` reads it, `merge` refuses it.
+    #[serde(default)]
+    pub prefix: bool,
 }
 
 const FORMAT: &str = "fleetsim-part/2";
@@ -146,6 +150,7 @@ impl Part {
         Part {
             scenario_text,
             timeseries,
+            prefix: false,
             format: FORMAT.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             metrics: metric_names(),
@@ -193,6 +198,39 @@ impl Part {
         }
     }
 
+    /// The resume file of an interrupted run: its finished replications
+    /// 0..k−1 (`batch` must hold exactly those).
+    pub fn resume_file(
+        fingerprint: String,
+        meta: RunMeta,
+        total: u64,
+        batch: &Batch,
+        scenario_text: String,
+    ) -> Part {
+        let mut part = Part::new(
+            fingerprint,
+            meta,
+            total,
+            ShardSpec { k: 1, n: 1 },
+            batch,
+            scenario_text,
+            batch.timeseries.clone(),
+        );
+        part.prefix = true;
+        part
+    }
+
+    /// The finished replications of a resume file, checked like a shard.
+    pub fn resumed(&self) -> Result<Batch, String> {
+        if !self.prefix {
+            return Err("not a resume file (it is a shard's part file)".into());
+        }
+        self.check_contents()?;
+        let mut batch = self.batch()?;
+        batch.timeseries = self.timeseries.clone();
+        Ok(batch)
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a part always serializes")
     }
@@ -221,7 +259,20 @@ impl Part {
     /// metric and every pool's metrics, one set of latencies per strategy.
     fn check_contents(&self) -> Result<(), String> {
         let me = format!("shard {}/{}", self.shard.k, self.shard.n);
-        let expected = self.shard.indices(self.total_replications);
+        let expected = if self.prefix {
+            // A resume file holds a prefix 0..k−1 that stops short of the total.
+            let k = self.replications.len() as u64;
+            if self.shard != (ShardSpec { k: 1, n: 1 }) || k == 0 || k >= self.total_replications {
+                return Err(format!(
+                    "the resume file holds {k} of {} replications: expected 1 to {}",
+                    self.total_replications,
+                    self.total_replications.saturating_sub(1)
+                ));
+            }
+            (0..k).collect()
+        } else {
+            self.shard.indices(self.total_replications)
+        };
         let got: Vec<u64> = self.replications.iter().map(|r| r.index).collect();
         if got != expected {
             return Err(format!(
@@ -403,6 +454,11 @@ pub fn merge(parts: &[Part]) -> Result<Merged, String> {
     for p in parts {
         if p.shard.k == 0 || p.shard.k > n {
             return Err(format!("shard {}/{n} is not a shard of {n}", p.shard.k));
+        }
+        if p.prefix {
+            return Err(
+                "a resume file of an interrupted run is not a shard: continue it with `fleetsim run --resume`".into(),
+            );
         }
         if std::mem::replace(&mut seen[(p.shard.k - 1) as usize], true) {
             return Err(format!("shard {}/{} is given twice", p.shard.k, n));

@@ -486,3 +486,75 @@ fn an_interrupted_run_writes_the_replications_that_finished() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
 }
+
+#[test]
+fn resume_continues_an_interrupted_run_to_the_same_result() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let text = shipped("reference.toml").replace("replications = 1", "replications = 80");
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    let args = ["run", "s.toml", "--quiet", "--threads", "1", "--out"];
+    // Interrupted after some replications finished (waits longer on a slow machine).
+    let mut wait_ms = 1000;
+    let done = loop {
+        let child = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+            .args(args)
+            .arg("o")
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        let ok = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -INT");
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+        if dir.path().join("o/resume.json").exists() {
+            assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
+            let summary: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.path().join("o/summary.json")).unwrap())
+                    .unwrap();
+            break summary["partial"]["completed"].as_u64().unwrap();
+        }
+        wait_ms *= 2;
+        assert!(wait_ms < 30_000, "no replication finished");
+    };
+    assert!(done > 0 && done < 80, "{done}");
+    // A resume of another run is refused, and leaves the folder as it was.
+    let mut other = args.to_vec();
+    other.extend(["o", "--resume", "--seed", "7"]);
+    let out = fleetsim(dir.path(), &other);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("another run"), "{}", stderr(&out));
+    assert!(dir.path().join("o/resume.json").exists());
+    let out = fleetsim(
+        dir.path(),
+        &["merge", "o/resume.json", "--out", "m", "--quiet"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a shard"), "{}", stderr(&out));
+    // Resumed: the whole run, byte for byte what an uninterrupted one writes.
+    let mut resume = args.to_vec();
+    resume.extend(["o", "--resume"]);
+    let out = fleetsim(dir.path(), &resume);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !dir.path().join("o/resume.json").exists(),
+        "a finished run has no resume file"
+    );
+    let mut whole = args.to_vec();
+    whole.push("whole");
+    assert!(fleetsim(dir.path(), &whole).status.success());
+    for f in ["summary.json", "replications.csv", "report.html"] {
+        assert!(
+            std::fs::read(dir.path().join("o").join(f)).unwrap()
+                == std::fs::read(dir.path().join("whole").join(f)).unwrap(),
+            "{f} differs after --resume"
+        );
+    }
+}
