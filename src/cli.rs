@@ -85,6 +85,14 @@ pub struct RunOptions {
     /// fleet events) and refuse the run: what could never finish is stopped
     #[arg(long, value_name = "N", default_value_t = fleetsim::simulation::DEFAULT_MAX_EVENTS)]
     pub max_events: u64,
+    /// Share of requests that must meet the SLO in a replication (overrides
+    /// [slo] target; default 0.99)
+    #[arg(long, value_name = "FRACTION")]
+    pub slo_target: Option<f64>,
+    /// Share of replications that must reach --slo-target for a plan to pass
+    /// (overrides [slo] confidence; default 0.95)
+    #[arg(long, value_name = "FRACTION")]
+    pub confidence: Option<f64>,
 }
 
 impl Default for RunOptions {
@@ -96,6 +104,8 @@ impl Default for RunOptions {
             out: None,
             quiet: false,
             max_events: fleetsim::simulation::DEFAULT_MAX_EVENTS,
+            slo_target: None,
+            confidence: None,
         }
     }
 }
@@ -104,12 +114,6 @@ impl Default for RunOptions {
 pub struct SizeArgs {
     /// Scenario file with `{ search = [...] }` fields
     pub scenario: PathBuf,
-    /// SLO attainment a replication must reach to count as meeting the SLO
-    #[arg(long, default_value_t = 0.99)]
-    pub slo_target: f64,
-    /// Required share of replications meeting it
-    #[arg(long, default_value_t = 0.95)]
-    pub confidence: f64,
     /// Refuse searches with more candidates than this
     #[arg(long, default_value_t = 500)]
     pub max_candidates: usize,

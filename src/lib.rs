@@ -25,4 +25,5 @@ pub mod stats;
 pub mod summary;
 pub mod units;
 pub mod validate;
+pub mod verdict;
 pub mod workload;

@@ -10,6 +10,7 @@ use serde::{Serialize, Serializer};
 use crate::metrics::{Metric, MetricKey, PoolMetric};
 use crate::montecarlo::{Replication, RunMeta};
 use crate::stats::{PairedDifference, Summary, cvar, paired_difference, prob_less, spearman};
+use crate::verdict::Verdict;
 
 /// `summary.json`.
 #[derive(Debug, Clone, Serialize)]
@@ -18,6 +19,8 @@ pub struct RunSummary {
     pub seed: u64,
     pub replications: u64,
     pub horizon_s: f64,
+    /// The answer: the cheapest plan that meets the SLO, and why not the others.
+    pub verdict: Verdict,
     pub strategies: Vec<StrategySummary>,
     /// Each uncertain input and the summary of its draws.
     pub uncertain_inputs: Vec<InputSummary>,
@@ -205,6 +208,7 @@ impl RunSummary {
             seed: meta.seed,
             replications: reps.len() as u64,
             horizon_s: meta.horizon_s,
+            verdict: Verdict::build(meta, reps),
             strategies,
             uncertain_inputs,
             precision: None,

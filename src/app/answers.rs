@@ -27,11 +27,10 @@ fn write_answer<C: plot::Chart>(
 }
 
 pub(super) fn size(args: SizeArgs) -> Result<()> {
-    options::fraction("slo-target", args.slo_target)?;
-    options::fraction("confidence", args.confidence)?;
     let opts = Options::new(&args.run)?;
     let src = Source::read(Some(&args.scenario))?;
-    let base = src.parse()?;
+    let mut base = src.parse()?;
+    opts.apply(&mut base);
     if base.search.is_empty() {
         return Err(Failure::Input(format!(
             "{}: nothing to search: write the fields to size as candidate lists, e.g. replicas = {{ search = [1, 2, 3, 4] }}",
@@ -53,8 +52,8 @@ pub(super) fn size(args: SizeArgs) -> Result<()> {
     bar.start(candidates as u64 * n);
     let make = |choices: &HashMap<String, f64>| src.parse_with(choices).map_err(|e| e.to_string());
     let target = SizingTarget {
-        slo_attainment: args.slo_target,
-        confidence: args.confidence,
+        slo_attainment: base.slo.target,
+        confidence: base.slo.confidence,
     };
     opts.check_event_estimate(&base, &base.name)?;
     let options = opts.sim_options();
@@ -75,8 +74,8 @@ pub(super) fn size(args: SizeArgs) -> Result<()> {
             base.name,
             candidates,
             n,
-            args.slo_target,
-            args.confidence * 100.0
+            base.slo.target,
+            base.slo.confidence * 100.0
         );
         println!(
             "{:>4}  {:<24}  {:<44}  {:>22}  {:>10}  meets",

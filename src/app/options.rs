@@ -96,6 +96,9 @@ pub(super) struct Options {
     pub quiet: bool,
     /// Event budget of one history (`--max-events`).
     pub max_events: u64,
+    /// `--slo-target` and `--confidence`, over the scenario's `[slo]`.
+    pub slo_target: Option<f64>,
+    pub confidence: Option<f64>,
 }
 
 /// Most replications a run may ask for: each keeps a row of metrics.
@@ -119,6 +122,12 @@ impl Options {
                 "--threads {t} is not allowed: expected an integer from 1 to {MAX_THREADS}"
             )));
         }
+        if let Some(v) = o.slo_target {
+            fraction("slo-target", v)?;
+        }
+        if let Some(v) = o.confidence {
+            fraction("confidence", v)?;
+        }
         if o.max_events == 0 {
             return Err(Failure::Input(
                 "--max-events 0 is not allowed: expected an integer >= 1".into(),
@@ -131,6 +140,8 @@ impl Options {
             out: o.out.clone(),
             quiet: o.quiet,
             max_events: o.max_events,
+            slo_target: o.slo_target,
+            confidence: o.confidence,
         })
     }
 
@@ -163,6 +174,12 @@ impl Options {
         }
         if let Some(n) = self.replications {
             s.montecarlo.replications = n;
+        }
+        if let Some(v) = self.slo_target {
+            s.slo.target = v;
+        }
+        if let Some(v) = self.confidence {
+            s.slo.confidence = v;
         }
     }
 

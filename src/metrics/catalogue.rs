@@ -90,6 +90,8 @@ catalogue! {
         MeanSojourn => "mean_sojourn_s", "s", "mean time from arrival to departure over arrived requests";
         ApiBaselinePerMOutput => "api_baseline_per_m_output_tokens", "USD per 1M output tokens", "the API baseline per million output tokens";
         PrefixCacheHitRate => "prefix_cache_hit_rate", "fraction", "prompt tokens found in the prefix cache over prompt tokens admitted";
+        InSystemTrend => "in_system_trend", "requests", "time-average requests in the system over the horizon's second half minus its first half";
+        Overloaded => "overloaded", "0 or 1", "1 when the backlog grows through the horizon and outlasts it (the test is in docs/outputs.md)";
     }
 }
 

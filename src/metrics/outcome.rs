@@ -179,11 +179,41 @@ pub struct OutcomeBuilder {
     in_system: u64,
     area: f64,
     last_change_s: f64,
+    /// Number-in-system integrals over the horizon's two halves, for the
+    /// overload test (a backlog that grows through the horizon).
+    horizon_s: f64,
+    halves: [f64; 2],
+}
+
+/// Share of the horizon's arrivals by which the second half's mean backlog
+/// must exceed the first half's, and share of the horizon the last
+/// departure must come after it, for a history to count as overloaded.
+pub const OVERLOAD_TREND_SHARE: f64 = 0.025;
+pub const OVERLOAD_DRAIN_SHARE: f64 = 0.05;
+
+/// Whether a history was overloaded: the number of requests in the system
+/// grew through the horizon (its time-average over the second half exceeds
+/// the first half's by more than 2.5% of the arrivals; a fleet at ρ = 1.05
+/// from the start piles up 5% of them by the end, half of that on average
+/// between the halves) and the backlog outlasted the horizon by more than
+/// 5% of it. A stable fleet's backlog is about λ·W in both halves and
+/// drains in about one request's latency; a load that merely rises within
+/// the horizon passes unless its requests take minutes.
+pub fn overloaded(halves: [f64; 2], arrived: u64, makespan_s: f64, horizon_s: f64) -> bool {
+    halves[1] - halves[0] > OVERLOAD_TREND_SHARE * arrived as f64
+        && makespan_s - horizon_s > OVERLOAD_DRAIN_SHARE * horizon_s
+}
+
+/// Length of [a, b] ∩ [lo, hi].
+fn overlap(a: f64, b: f64, lo: f64, hi: f64) -> f64 {
+    (b.min(hi) - a.max(lo)).max(0.0)
 }
 
 impl OutcomeBuilder {
-    pub fn new(slo_ttft_s: f64, slo_tpot_s: f64) -> Self {
+    pub fn new(slo_ttft_s: f64, slo_tpot_s: f64, horizon_s: f64) -> Self {
         OutcomeBuilder {
+            horizon_s,
+            halves: [0.0; 2],
             slo_ttft_s,
             slo_tpot_s,
             queue_wait: LatencyHistogram::new(),
@@ -212,8 +242,26 @@ impl OutcomeBuilder {
     /// Integrates the number in system up to `t` (for the time-average L).
     fn advance(&mut self, t: Seconds) {
         debug_assert!(t >= self.last_change_s - 1e-9, "time went backwards");
-        self.area += self.in_system as f64 * (t - self.last_change_s);
+        let n = self.in_system as f64;
+        self.area += n * (t - self.last_change_s);
+        if self.last_change_s < self.horizon_s {
+            let mid = self.horizon_s / 2.0;
+            self.halves[0] += n * overlap(self.last_change_s, t, 0.0, mid);
+            self.halves[1] += n * overlap(self.last_change_s, t, mid, self.horizon_s);
+        }
         self.last_change_s = t;
+    }
+
+    /// Time-average number in system over the horizon's first and second
+    /// halves.
+    pub fn in_system_halves(&self) -> [f64; 2] {
+        let mid = self.horizon_s / 2.0;
+        let n = self.in_system as f64;
+        let tail = |lo, hi| n * overlap(self.last_change_s, self.horizon_s, lo, hi);
+        [
+            (self.halves[0] + tail(0.0, mid)) / mid,
+            (self.halves[1] + tail(mid, self.horizon_s)) / mid,
+        ]
     }
 
     pub fn on_arrival(&mut self, t: Seconds, prompt_tokens: u32, output_tokens: u32) {

@@ -32,6 +32,10 @@ pub struct RunMeta {
     /// SLO targets (medians if uncertain), for reference lines.
     pub slo_ttft_s: f64,
     pub slo_tpot_s: f64,
+    /// A plan passes when `slo_target` of its requests meet the SLO in
+    /// `slo_confidence` of the replications.
+    pub slo_target: f64,
+    pub slo_confidence: f64,
 }
 
 impl RunMeta {
@@ -49,6 +53,8 @@ impl RunMeta {
                 .collect(),
             slo_ttft_s: scenario.slo.ttft_s.value(&scenario.uncertain.medians()),
             slo_tpot_s: scenario.slo.tpot_s.value(&scenario.uncertain.medians()),
+            slo_target: scenario.slo.target,
+            slo_confidence: scenario.slo.confidence,
         }
     }
 }

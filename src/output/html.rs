@@ -9,6 +9,7 @@ use crate::plot::Figure;
 use crate::report::ReportData;
 use crate::stats::Summary;
 use crate::units::{format_duration, format_usd as money};
+use crate::verdict::Verdict;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -62,12 +63,59 @@ h1{margin-bottom:0.2em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bo
 table{border-collapse:collapse;margin:1em 0;font-size:0.92em}th,td{border:1px solid #ddd;padding:0.35em 0.6em;text-align:right}\
 th{background:#f4f6f8}td:first-child,th:first-child{text-align:left}.dim{color:#777;font-size:0.9em}\
 figure{margin:1.5em 0}figcaption{font-weight:600;margin-bottom:0.4em}svg{max-width:100%;height:auto}\
-pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:0.85em}.note{color:#555;font-size:0.92em}";
+pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:0.85em}.note{color:#555;font-size:0.92em}\
+.verdict{border-left:6px solid;padding:0.2em 1em;margin:1em 0}.verdict h2{margin-top:0.4em;border:none}\
+.verdict.pass{border-color:#2e7d32;background:#f1f8f1}.verdict.fail{border-color:#c62828;background:#fdf1f1}\
+.headline{font-size:1.15em;font-weight:600}td.pass{color:#1b5e20;background:#e8f5e9}td.fail{color:#b71c1c;background:#ffebee}";
 
 /// Strips what would make an inline SVG ill-formed inside HTML.
 fn inline_svg(svg: &str) -> &str {
     let start = svg.find("<svg").unwrap_or(0);
     &svg[start..]
+}
+
+/// The answer at the top: the chosen plan, then why not each other one.
+fn verdict_html(h: &mut String, v: &Verdict) {
+    let class = if v.chosen.is_some() {
+        "verdict pass"
+    } else {
+        "verdict fail"
+    };
+    let _ = writeln!(
+        h,
+        "<div class=\"{class}\" id=\"verdict\"><h2>Verdict</h2>\n<p class=\"headline\">{}</p>\n<ul>",
+        escape(&v.headline)
+    );
+    for c in &v.strategies {
+        if v.chosen.as_deref() != Some(c.name.as_str()) {
+            let _ = writeln!(
+                h,
+                "<li><strong>{}</strong>: {}</li>",
+                escape(&c.name),
+                escape(&c.why)
+            );
+        }
+    }
+    h.push_str("</ul>\n");
+    if let Some(hint) = &v.hint {
+        let _ = writeln!(h, "<p>{}</p>", escape(hint));
+    }
+    h.push_str("</div>\n");
+}
+
+/// The verdict column: pass/fail colour for the SLO.
+fn status_cell(v: &Verdict, k: usize) -> String {
+    let c = &v.strategies[k];
+    let (class, word) = if v.chosen.as_deref() == Some(c.name.as_str()) {
+        ("pass", "chosen")
+    } else if c.passes {
+        ("pass", "passes")
+    } else if c.overloaded_share > 1.0 - v.confidence {
+        ("fail", "overloaded")
+    } else {
+        ("fail", "fails SLO")
+    };
+    format!("<td class=\"{class}\">{word}</td>")
 }
 
 pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
@@ -113,14 +161,15 @@ pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
         escape(&money(api))
     );
 
-    h.push_str("<h2>Key figures per strategy</h2>\n<table>\n<tr><th>strategy</th><th>cost / month<br/><span class=\"dim\">median [p5 – p95]</span></th><th>$ / 1M output tokens<br/><span class=\"dim\">median [p5 – p95]</span></th><th>TTFT p50 / p99</th><th>TPOT p50</th><th>SLO met</th><th>P(cheaper than API)</th><th>cost VaR95 / CVaR95</th><th>GPU-hours</th></tr>\n");
+    verdict_html(&mut h, &s.verdict);
+    h.push_str("<h2>Key figures per strategy</h2>\n<table>\n<tr><th>strategy</th><th>cost / month<br/><span class=\"dim\">median [p5 – p95]</span></th><th>$ / 1M output tokens<br/><span class=\"dim\">median [p5 – p95]</span></th><th>TTFT p50 / p99</th><th>TPOT p50</th><th>SLO met</th><th>P(cheaper than API)</th><th>cost VaR95 / CVaR95</th><th>GPU-hours</th><th>verdict</th></tr>\n");
     for (k, st) in s.strategies.iter().enumerate() {
         let m = |name: Metric| s.metric(k, name);
         let med = |name: Metric| m(name).map_or(f64::NAN, |x| x.p50);
         let mean = |name: Metric| m(name).map_or(f64::NAN, |x| x.mean);
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{:.0}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{:.1}</td>{}</tr>",
             escape(&st.name),
             spread(m(Metric::CostPerMonth), &money),
             spread(m(Metric::CostPerMOutput), &money),
@@ -131,7 +180,8 @@ pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
             pct(st.risk.prob_cheaper_than_api),
             escape(&money(st.risk.cost_var95_usd)),
             escape(&money(st.risk.cost_cvar95_usd)),
-            mean(Metric::GpuHours)
+            mean(Metric::GpuHours),
+            status_cell(&s.verdict, k)
         );
     }
     h.push_str("</table>\n<p class=\"note\">VaR95 / CVaR95: the 95th percentile of total cost over the horizon, and the mean of the worst 5%. SLO met: share of arrived requests meeting both the TTFT and TPOT targets (dropped requests miss).</p>\n");

@@ -3,6 +3,7 @@
 use crate::metrics::Metric;
 use crate::summary::RunSummary;
 use crate::units::{format_duration, format_usd as money};
+use crate::verdict::Verdict;
 
 fn pct(x: f64) -> String {
     if x.is_finite() {
@@ -23,6 +24,38 @@ fn spread(s: &RunSummary, k: usize, metric: Metric, fmt: &dyn Fn(f64) -> String)
     }
 }
 
+/// One word per strategy for the table: chosen, passes, or why it fails.
+fn status(v: &Verdict, k: usize) -> String {
+    let c = &v.strategies[k];
+    if v.chosen.as_deref() == Some(c.name.as_str()) {
+        "CHOSEN".into()
+    } else if c.passes {
+        "passes".into()
+    } else if c.overloaded_share > 1.0 - v.confidence {
+        "OVERLOADED".into()
+    } else {
+        "fails SLO".into()
+    }
+}
+
+/// The answer, then one line per other strategy.
+pub fn verdict_block(v: &Verdict) -> String {
+    let mut out = format!(
+        "Verdict: {}
+",
+        v.headline
+    );
+    for c in &v.strategies {
+        if v.chosen.as_deref() != Some(c.name.as_str()) {
+            out.push_str(&format!("  - {}: {}\n", c.name, c.why));
+        }
+    }
+    if let Some(h) = &v.hint {
+        out.push_str(&format!("  {h}\n"));
+    }
+    out
+}
+
 pub fn render(summary: &RunSummary) -> String {
     let headers = [
         "strategy",
@@ -33,6 +66,7 @@ pub fn render(summary: &RunSummary) -> String {
         "SLO met",
         "P(< API)",
         "GPU-h",
+        "verdict",
     ];
     let mut rows: Vec<Vec<String>> = Vec::new();
     for (k, st) in summary.strategies.iter().enumerate() {
@@ -50,7 +84,8 @@ pub fn render(summary: &RunSummary) -> String {
             format_duration(med(Metric::TpotP50)),
             pct(mean(Metric::SloAttainment)),
             pct(st.risk.prob_cheaper_than_api),
-            format!("{:.0}", mean(Metric::GpuHours)),
+            format!("{:.1}", mean(Metric::GpuHours)),
+            status(&summary.verdict, k),
         ]);
     }
     let widths: Vec<usize> = (0..headers.len())
@@ -92,6 +127,8 @@ pub fn render(summary: &RunSummary) -> String {
             p.requested
         ));
     }
+    out.push_str(&verdict_block(&summary.verdict));
+    out.push('\n');
     out.push_str(&line(headers.iter().map(|h| h.to_string()).collect()));
     out.push('\n');
     out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect()));

@@ -110,6 +110,10 @@ pub const CUSTOM_GPU_TDP_WATTS: f64 = 700.0;
 
 pub const SLO_TTFT_S: f64 = 2.0;
 pub const SLO_TPOT_S: f64 = 0.1;
+/// A plan passes when 99% of its requests meet the SLO in 95% of
+/// replications (`run`'s verdict and `size` share these).
+pub const SLO_TARGET: f64 = 0.99;
+pub const SLO_CONFIDENCE: f64 = 0.95;
 /// Per-token API prices, USD per 1M input / output tokens.
 pub const API_INPUT_PER_M: f64 = 0.60;
 pub const API_OUTPUT_PER_M: f64 = 3.60;

@@ -12,6 +12,10 @@ pub struct Slo {
     pub tpot_s: Param,
     /// `None`: requests wait as long as it takes.
     pub max_queue_s: Option<Param>,
+    /// A plan passes when at least `target` of its requests meet ttft and
+    /// tpot in at least `confidence` of the replications.
+    pub target: f64,
+    pub confidence: f64,
 }
 
 #[derive(Debug, Clone)]

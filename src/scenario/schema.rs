@@ -268,6 +268,10 @@ pub struct RawSlo {
     pub ttft: Option<RawDur>,
     pub tpot: Option<RawDur>,
     pub max_queue: Option<RawDur>,
+    /// Share of requests that must meet ttft and tpot in a replication.
+    pub target: Option<RawNum>,
+    /// Share of replications that must reach `target` for a plan to pass.
+    pub confidence: Option<RawNum>,
 }
 
 #[derive(Debug, Deserialize, Default)]

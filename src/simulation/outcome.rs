@@ -121,6 +121,10 @@ impl<O: Observer> Sim<'_, O> {
                 self.acct.prefix_query_tokens as f64,
             ),
         );
+        let halves = b.in_system_halves();
+        set(Metric::InSystemTrend, halves[1] - halves[0]);
+        let over = crate::metrics::outcome::overloaded(halves, b.arrived, makespan, self.horizon_s);
+        set(Metric::Overloaded, if over { 1.0 } else { 0.0 });
         let pools = self
             .pools
             .iter()

@@ -346,6 +346,7 @@ impl<'a, O: Observer> Sim<'a, O> {
             builder: OutcomeBuilder::new(
                 scenario.slo.ttft_s.value(draws),
                 scenario.slo.tpot_s.value(draws),
+                scenario.horizon_s,
             ),
             scratch: Scratch::default(),
         }

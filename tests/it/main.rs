@@ -21,4 +21,5 @@ mod robustness;
 mod roofline;
 mod snapshots;
 mod validation;
+mod verdict;
 mod workloads;

@@ -21,6 +21,12 @@ impl Resolver<'_, '_, '_> {
                 Some(q) => Some(self.dur("slo.max_queue", q, Allowed::NON_NEGATIVE)?),
                 None => None,
             },
+            target: self
+                .plain("slo.target", raw.target.as_ref(), Allowed::FRACTION)?
+                .unwrap_or(defaults::SLO_TARGET),
+            confidence: self
+                .plain("slo.confidence", raw.confidence.as_ref(), Allowed::FRACTION)?
+                .unwrap_or(defaults::SLO_CONFIDENCE),
         })
     }
 
