@@ -156,8 +156,8 @@ pub fn breakeven(
                 .find(|r| r.outcomes.iter().any(|o| o.stopped_at_event_budget))
             {
                 return Err(format!(
-                    "at {m}x the demand, replication {} was stopped after {} events (--max-events); its figures would not be a result. Lower --to, shorten the horizon, or raise --max-events",
-                    r.index, options.max_events
+                    "at {m}x the demand, replication {} was stopped at its budget ({} events, --max-events, or {} requests in the system at once); its figures would not be a result. Lower --to, shorten the horizon, or raise --max-events",
+                    r.index, options.max_events, options.max_in_system
                 ));
             }
             let api = column(reps, 0, Metric::ApiBaselinePerMOutput);

@@ -129,10 +129,11 @@ pub fn size(
             let outcomes = run_strategy(&scenario, s, seed, &indices, options, progress);
             if let Some(i) = outcomes.iter().position(|o| o.stopped_at_event_budget) {
                 return Err(format!(
-                    "candidate {} with {}: replication {i} was stopped after {} events (--max-events); its figures would not be a result. Narrow the search, shorten the horizon, or raise --max-events",
+                    "candidate {} with {}: replication {i} was stopped at its budget ({} events, --max-events, or {} requests in the system at once); its figures would not be a result. Narrow the search, shorten the horizon, or raise --max-events",
                     scenario.strategies[s].name,
                     describe(&assignment),
-                    options.max_events
+                    options.max_events,
+                    options.max_in_system
                 ));
             }
             candidates.push(candidate(

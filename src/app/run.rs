@@ -219,8 +219,10 @@ pub(super) fn check_event_budget(
     for r in &batch.replications {
         if let Some(s) = r.outcomes.iter().position(|o| o.stopped_at_event_budget) {
             return Err(Failure::Input(format!(
-                "replication {} of strategy \"{}\" was stopped after {max_events} events (--max-events): at this demand and horizon the history would take too long to simulate. Shorten the horizon, lower the demand, or raise --max-events",
-                r.index, scenario.strategies[s].name
+                "replication {} of strategy \"{}\" was stopped at its budget, {max_events} events (--max-events) or {} requests in the system at once: at this demand and horizon the history would take too long or too much memory to simulate. Shorten the horizon, lower the demand, add capacity, or raise --max-events",
+                r.index,
+                scenario.strategies[s].name,
+                fleetsim::simulation::DEFAULT_MAX_IN_SYSTEM
             )));
         }
     }

@@ -58,10 +58,18 @@ pub struct SimOptions {
     /// events), marking its outcome: what could never finish is stopped,
     /// never left to run out of time or memory.
     pub max_events: u64,
+    /// Stop a history (the same way) when more requests than this are in the
+    /// system at once: each holds a few hundred bytes, so a backlog of
+    /// millions is memory the machine may not have, and no plan worth
+    /// costing queues that many.
+    pub max_in_system: u64,
 }
 
 /// The default event budget of one history: about two minutes of one core.
 pub const DEFAULT_MAX_EVENTS: u64 = 1_000_000_000;
+/// The default bound on requests in the system at once (~0.5 KB each, so
+/// about 2 GB of a history's memory).
+pub const DEFAULT_MAX_IN_SYSTEM: u64 = 4_000_000;
 
 impl Default for SimOptions {
     fn default() -> Self {
@@ -70,6 +78,7 @@ impl Default for SimOptions {
             stepwise_vllm: false,
             sample_interval_s: None,
             max_events: DEFAULT_MAX_EVENTS,
+            max_in_system: DEFAULT_MAX_IN_SYSTEM,
         }
     }
 }
@@ -237,7 +246,9 @@ impl<O: Observer> Sim<'_, O> {
         let mut stopped = false;
         loop {
             events += 1;
-            if events > self.options.max_events {
+            if events > self.options.max_events
+                || self.builder.in_system() > self.options.max_in_system
+            {
                 stopped = true;
                 break;
             }

@@ -319,7 +319,7 @@ fn the_event_budget_holds_in_every_command() {
         // Arrivals fit, the history does not: stopped, and no result.
         (
             &["run", "s.toml", "--max-events", "40000"],
-            "was stopped after 40000 events",
+            "was stopped at its budget",
         ),
         (
             &[
@@ -334,12 +334,12 @@ fn the_event_budget_holds_in_every_command() {
                 "--max-events",
                 "40000",
             ],
-            "was stopped after 40000 events",
+            "was stopped at its budget",
         ),
         // size-reserved-fleet: about 65,000 arrivals an hour.
         (
             &["size", "size.toml", "--max-events", "100000"],
-            "was stopped after 100000 events",
+            "was stopped at its budget",
         ),
     ];
     for (args, needle) in cases {
@@ -520,4 +520,26 @@ fn refusals_name_the_line_and_read_well() {
         assert_eq!(out.status.code(), Some(2), "{needle}: {}", stderr(&out));
         assert!(stderr(&out).contains(needle), "{needle}: {}", stderr(&out));
     }
+}
+
+#[test]
+fn a_backlog_past_the_memory_bound_stops_the_history() {
+    // Found by the hostile-input campaign: 30M requests at one instant
+    // (a 640 KB gzip) held 15.7 GB. The bound stops such a history, flagged,
+    // as the event budget does; below it the same history finishes.
+    let text = "name = \"burst\"\nhorizon = \"10s\"\n[workload]\narrivals = { process = \"poisson\", rate = 2000.0 }\nprompt_tokens = 100\noutput_tokens = 100\n[engine]\nadmission = \"reserve\"\nchunked_prefill_tokens = 0\nmax_batch = 8\nkv_capacity_tokens = 100000\nstep_time = { model = \"linear\", fixed_s = 0.01 }\n[[strategy]]\npools = [ { kind = \"reserved\", replicas = 1, price_per_gpu_hour = 1.0 } ]\n";
+    let s = scenario(text);
+    let draws = fleetsim::montecarlo::draws_for(&s, 1, 0);
+    let bounded = SimOptions {
+        max_in_system: 5_000,
+        ..SimOptions::default()
+    };
+    let o = simulate(&s, 0, &draws, 1, 0, &bounded, &mut ());
+    assert!(o.stopped_at_event_budget);
+    let waiting = o.by_name("requests_arrived").unwrap() - o.by_name("requests_completed").unwrap();
+    assert!(waiting <= 5_001.0, "{waiting} in the system when stopped");
+    let o = simulate(&s, 0, &draws, 1, 0, &SimOptions::default(), &mut ());
+    assert!(!o.stopped_at_event_budget);
+    let arrived = o.by_name("requests_arrived").unwrap();
+    assert!(arrived > 19_000.0 && o.by_name("requests_completed").unwrap() == arrived);
 }

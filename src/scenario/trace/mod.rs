@@ -90,29 +90,84 @@ impl TraceFormat {
     pub const NAMES: &'static str = "azure, mooncake, burstgpt or csv";
 }
 
+/// Longest line of a trace file: a row is tens of bytes, a Mooncake record
+/// with its hashes a few kilobytes. Without a bound, a file with no line
+/// breaks (a gzip bomb, /dev/zero) would be buffered whole.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Passes bytes through, failing once a line runs past [`MAX_LINE_BYTES`].
+struct LineLimit<R> {
+    inner: R,
+    since_newline: usize,
+    line: u64,
+}
+
+impl<R: Read> Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.since_newline = 0;
+                self.line += 1;
+            } else {
+                self.since_newline += 1;
+                if self.since_newline > MAX_LINE_BYTES {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "line {} is longer than {} MiB: not a trace",
+                            self.line + 1,
+                            MAX_LINE_BYTES >> 20
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Decompresses gzip content (every member of a concatenated file); passes
-/// anything else through.
+/// anything else through. Lines are bounded by [`MAX_LINE_BYTES`].
 pub fn decompressing<'a>(src: impl Read + 'a) -> Result<Box<dyn BufRead + 'a>, String> {
     let mut buf = BufReader::with_capacity(1 << 16, src);
     let head = buf
         .fill_buf()
         .map_err(|e| format!("cannot read the file: {e}"))?;
+    let limit = |inner: Box<dyn Read + 'a>| LineLimit {
+        inner,
+        since_newline: 0,
+        line: 0,
+    };
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,
-            MultiGzDecoder::new(buf),
+            limit(Box::new(MultiGzDecoder::new(buf))),
         )))
     } else {
-        Ok(Box::new(buf))
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            limit(Box::new(buf)),
+        )))
     }
 }
+
+/// Largest length table read whole (a PMF is kilobytes).
+const MAX_TABLE_BYTES: u64 = 256 << 20;
 
 /// The whole content as text (small files: length tables).
 fn text_of(src: impl Read) -> Result<String, String> {
     let mut raw = Vec::new();
     decompressing(src)?
+        .take(MAX_TABLE_BYTES + 1)
         .read_to_end(&mut raw)
-        .map_err(|e| format!("cannot decompress gzip data: {e}"))?;
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if raw.len() as u64 > MAX_TABLE_BYTES {
+        return Err(format!(
+            "the file holds more than {} MiB: too large for a length table",
+            MAX_TABLE_BYTES >> 20
+        ));
+    }
     String::from_utf8(raw).map_err(|_| "the file is not UTF-8 text".to_string())
 }
 
@@ -146,6 +201,13 @@ pub fn parse_trace(
         let n = input
             .read_until(b'\n', &mut head)
             .map_err(|e| format!("cannot read the file: {e}"))?;
+        // Blank lines are bytes too: a file of only spaces ends here.
+        if head.len() > MAX_LINE_BYTES {
+            return Err(format!(
+                "the file starts with more than {} MiB of blank lines: not a trace",
+                MAX_LINE_BYTES >> 20
+            ));
+        }
         if n == 0 || !head[before..].iter().all(u8::is_ascii_whitespace) {
             break;
         }
@@ -355,6 +417,19 @@ mod tests {
         assert_eq!(t.format, TraceFormat::Mooncake);
         assert_eq!(t.rows[1].t, 3.0);
         assert_eq!(t.rows[0].prompt_tokens, 6758);
+    }
+
+    #[test]
+    fn a_line_without_end_is_refused_in_bounded_memory() {
+        // Found by the hostile-input campaign: one 1 GB line (a gzip bomb)
+        // or /dev/zero reached 4-24 GB before an error.
+        let endless = std::io::repeat(b'0');
+        let e = parse_trace(endless, Some(TraceFormat::Csv), None).unwrap_err();
+        assert!(e.contains("longer than 1 MiB"), "{e}");
+        let mut rows = b"arrival_s\n0\n".to_vec();
+        rows.extend(std::iter::repeat_n(b'1', MAX_LINE_BYTES + 10));
+        let e = parse_trace(&rows[..], None, None).unwrap_err();
+        assert!(e.contains("line 3") && e.contains("longer than"), "{e}");
     }
 
     #[test]
