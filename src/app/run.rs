@@ -16,6 +16,19 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
         None => Some(claim_output(&opts.out_dir(&scenario.name))?),
         Some(_) => None,
     };
+    if let (Some(c), Some((path, _))) = (&claim, &flags.requests_out) {
+        // The results folder is replaced as a whole: a file inside it would
+        // be lost, or would stop the results from being moved in.
+        let inside =
+            |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        if inside(path).starts_with(inside(c.target())) {
+            return Err(Failure::Input(format!(
+                "--requests-out {} is inside the results folder {}: write it elsewhere",
+                path.display(),
+                c.target().display()
+            )));
+        }
+    }
     let seed = scenario.montecarlo.seed;
     let n = scenario.montecarlo.replications;
     let cap = flags.max_replications.max(n);
@@ -45,6 +58,12 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
     };
 
     if let Some(shard) = flags.shard {
+        let dir = opts
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("outputs").join(&scenario.name).join("parts"));
+        let path = dir.join(format!("part-{}-of-{}.json", shard.k, shard.n));
+        check_part_target(&dir, &path)?;
         let indices = shard.indices(n);
         bar.start(indices.len() as u64);
         let batch = run_indices(&indices);
@@ -53,11 +72,6 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
         let fp = run_fingerprint(&text, seed, n);
         let series = batch.timeseries.clone();
         let part = Part::new(fp, meta, n, shard, &batch, text.clone(), series);
-        let dir = opts
-            .out
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("outputs").join(&scenario.name).join("parts"));
-        let path = dir.join(format!("part-{}-of-{}.json", shard.k, shard.n));
         write_atomically(&path, &part.to_bytes())?;
         if !opts.quiet {
             println!(
@@ -242,6 +256,37 @@ pub(super) fn run_fingerprint(text: &str, seed: u64, replications: u64) -> Strin
 /// Writes every result file of a run into `out`, swapped in whole:
 /// summary, replications, charts (SVG and PNG) and the HTML report.
 /// `extra` runs before the swap (a failure there leaves `out` untouched).
+/// A shard writes one file into a folder other shards share: the folder may
+/// hold anything, but the part file may only replace an earlier part file.
+fn check_part_target(dir: &std::path::Path, path: &std::path::Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Failure::Input(format!(
+            "--out {} is not a folder: a shard writes its part file into a folder",
+            dir.display()
+        )));
+    }
+    match fs::symlink_metadata(path) {
+        Err(_) => Ok(()),
+        // Any version's part file: its `format` names it.
+        Ok(m)
+            if m.is_file()
+                && fs::read(path).is_ok_and(|b| {
+                    serde_json::from_slice::<serde_json::Value>(&b).is_ok_and(|v| {
+                        v["format"]
+                            .as_str()
+                            .is_some_and(|f| f.starts_with("fleetsim-part/"))
+                    })
+                }) =>
+        {
+            Ok(())
+        }
+        Ok(_) => Err(Failure::Input(format!(
+            "{} exists and is not a fleetsim part file: it is not replaced; choose another --out",
+            path.display()
+        ))),
+    }
+}
+
 /// The file an interrupted run leaves for `--resume`.
 const RESUME_FILE: &str = "resume.json";
 

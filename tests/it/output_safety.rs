@@ -200,3 +200,49 @@ fn a_live_run_locks_its_folder_and_a_dead_run_s_leftovers_are_removed() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(names(dir.path()), vec!["o", "s.toml"]);
 }
+
+#[test]
+fn a_shard_never_replaces_a_file_that_is_not_a_part() {
+    // Found by the hostile-input campaign: `--shard 1/2 --out u` overwrote
+    // the user's u/part-1-of-2.json.
+    let dir = setup();
+    fs::create_dir(dir.path().join("u")).unwrap();
+    fs::write(dir.path().join("u/part-1-of-2.json"), "MYDATA").unwrap();
+    let args = ["run", "s.toml", "--shard", "1/2", "--out", "u", "--quiet"];
+    let out = fleetsim(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("u/part-1-of-2.json")).unwrap(),
+        "MYDATA"
+    );
+    // An earlier part file is fleetsim's own: a re-run replaces it.
+    fs::remove_file(dir.path().join("u/part-1-of-2.json")).unwrap();
+    assert!(fleetsim(dir.path(), &args).status.success());
+    assert!(fleetsim(dir.path(), &args).status.success());
+}
+
+#[test]
+fn requests_inside_the_results_folder_are_refused_before_any_work() {
+    // Found by the campaign: the run finished, then could not move its
+    // results in (exit 1), or replaced the requests file with them.
+    let dir = setup();
+    for (out, req) in [("x", "x/req.csv"), ("f", "f"), ("y", "y/summary.json")] {
+        let args = [
+            "run",
+            "s.toml",
+            "--out",
+            out,
+            "--requests-out",
+            req,
+            "--quiet",
+        ];
+        let o = fleetsim(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{out} {req}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("inside the results folder"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!dir.path().join(out).exists(), "{out}: nothing written");
+    }
+}
