@@ -31,21 +31,31 @@ fn exit_on_stdout_failure() {
     }));
 }
 
+/// An error message as the terminal may show it: control characters from
+/// the user's input (a name, a path) escaped, line breaks kept, numbers of
+/// hundreds of digits in scientific form.
+fn safe(msg: &str) -> String {
+    msg.split('\n')
+        .map(fleetsim::units::readable_numbers)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn main() {
     exit_on_stdout_failure();
     let cli = Cli::parse();
     match main_with(cli) {
         Ok(()) => {}
         Err(Failure::Input(msg)) => {
-            eprintln!("Error: {msg}");
+            eprintln!("Error: {}", safe(&msg));
             std::process::exit(2);
         }
         Err(Failure::Runtime(e)) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", safe(&format!("{e:#}")));
             std::process::exit(1);
         }
         Err(Failure::Interrupted(msg)) => {
-            eprintln!("{msg}");
+            eprintln!("{}", safe(&msg));
             std::process::exit(130);
         }
     }

@@ -90,6 +90,53 @@ pub fn format_duration(s: Seconds) -> String {
     }
 }
 
+/// A value from the user's input as an error message can show it: control
+/// characters escaped (they would reach the terminal), numbers of more than
+/// 20 characters in scientific form (`5e-324`, not 324 decimals), and cut
+/// to 120 characters with the length said.
+pub fn readable_value(value: &str) -> String {
+    const MAX: usize = 120;
+    let out = readable_numbers(value);
+    let n = out.chars().count();
+    if n > MAX {
+        let cut: String = out.chars().take(MAX).collect();
+        format!("{cut}… ({} characters)", value.chars().count())
+    } else {
+        out
+    }
+}
+
+/// Numbers of more than 20 characters in scientific form, control
+/// characters escaped; nothing cut.
+pub fn readable_numbers(value: &str) -> String {
+    let mut out = String::new();
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        match token.parse::<f64>() {
+            Ok(x) if token.len() > 20 => out.push_str(&format!("{x:e}")),
+            _ => out.push_str(token),
+        }
+        token.clear();
+    };
+    for c in value.chars() {
+        if c.is_ascii_digit()
+            || (!token.is_empty() && ".eE+-".contains(c))
+            || (token.is_empty() && c == '-')
+        {
+            token.push(c);
+            continue;
+        }
+        flush(&mut token, &mut out);
+        if c.is_control() {
+            out.push_str(&c.escape_default().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
+}
+
 /// Human form of a count (requests, tokens): `980`, `45,600`,
 /// `12.3 million`, `1.39 billion`.
 pub fn format_count(x: f64) -> String {
@@ -151,6 +198,29 @@ pub fn slug(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_in_messages_are_readable() {
+        assert_eq!(readable_value(&format!("{}", 5e-324)), "5e-324");
+        assert_eq!(
+            readable_value(&format!(
+                "{{ lognormal = {{ median = {}, sigma = 0.2 }} }}",
+                1e308
+            )),
+            "{ lognormal = { median = 1e308, sigma = 0.2 } }"
+        );
+        assert_eq!(
+            readable_value("\"a\u{7}\u{1b}[31m\""),
+            "\"a\\u{7}\\u{1b}[31m\""
+        );
+        let long = readable_value(&"n".repeat(5_000_000));
+        assert!(
+            long.len() < 200 && long.ends_with("(5000000 characters)"),
+            "{long}"
+        );
+        assert_eq!(readable_value("-3.5"), "-3.5");
+        assert_eq!(readable_value("2023-11-16"), "2023-11-16");
+    }
 
     #[test]
     fn counts_read_as_words() {

@@ -520,6 +520,29 @@ fn refusals_name_the_line_and_read_well() {
         assert_eq!(out.status.code(), Some(2), "{needle}: {}", stderr(&out));
         assert!(stderr(&out).contains(needle), "{needle}: {}", stderr(&out));
     }
+    // Control characters never reach the terminal, a 5 MB name is not
+    // echoed whole, and numbers inside distributions read as 1e308.
+    let big = format!("name = \"{}\"\n", "n".repeat(5_000_000));
+    let dist = "name = \"a\"\ndemand_scale = { lognormal = { median = 1e308, sigma = 0.2 } }\n[workload]\narrivals = { process = \"poisson\", rate = 1.0 }\n";
+    for (text, needle) in [
+        (
+            "name = \"ref\\u0007\\u001b[31mX\"\n",
+            "\"ref\\u{7}\\u{1b}[31mX\"",
+        ),
+        (big.as_str(), "(5000002 characters)"),
+        (dist, "its median 1e308 is outside"),
+    ] {
+        std::fs::write(dir.path().join("s.toml"), text).unwrap();
+        let out = fleetsim(dir.path(), &["check", "s.toml"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{needle}: {err}");
+        assert!(err.contains(needle), "{needle}: {err}");
+        assert!(
+            err.len() < 1_000 && !err.contains('\u{1b}'),
+            "{}",
+            err.len()
+        );
+    }
 }
 
 #[test]

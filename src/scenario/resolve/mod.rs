@@ -114,14 +114,6 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     .then(|| key.to_string())
 }
 
-/// A number as a reader can take it in: `5e-324`, not 324 decimals.
-fn readable(value: String) -> String {
-    match value.parse::<f64>() {
-        Ok(x) if value.len() > 20 => format!("{x:e}"),
-        _ => value,
-    }
-}
-
 struct Resolver<'t, 'l, 'c> {
     text: &'t str,
     origin: String,
@@ -162,9 +154,9 @@ impl Resolver<'_, '_, '_> {
         Box::new(ScenarioError::Invalid {
             at: self.at(field),
             field: field.to_string(),
-            value: readable(value.to_string()),
+            value: crate::units::readable_value(&value.to_string()),
             allowed: allowed.to_string(),
-            hint,
+            hint: hint.map(|h| crate::units::readable_numbers(&h)),
         })
     }
 
