@@ -315,7 +315,82 @@ impl Part {
                 self.latencies.len()
             ));
         }
+        // Every histogram's count is the sum of its buckets (no overflow).
+        for (s, hs) in self.latencies.iter().enumerate() {
+            for h in hs {
+                let total = h
+                    .buckets
+                    .iter()
+                    .try_fold(0u64, |acc, (_, n)| acc.checked_add(*n));
+                if total != Some(h.count) {
+                    return Err(format!(
+                        "{me}: a latency histogram of strategy {} counts {} but its buckets hold {}",
+                        self.meta.strategies.get(s).map_or("?", |x| x.as_str()),
+                        h.count,
+                        total.map_or("more than 2^64".into(), |t| t.to_string())
+                    ));
+                }
+            }
+        }
+        // The pools of a strategy are the same in every replication.
+        let first = self.replications.first();
+        for r in &self.replications {
+            for (s, o) in r.outcomes.iter().enumerate() {
+                let names = |o: &OutcomeBits| -> Vec<(String, String)> {
+                    o.pools
+                        .iter()
+                        .map(|p| (p.name.clone(), p.kind.clone()))
+                        .collect()
+                };
+                if let Some(f) = first
+                    && names(o) != names(&f.outcomes[s])
+                {
+                    return Err(format!(
+                        "{me}, replication {}: the pools of strategy {} differ from replication {}'s",
+                        r.index, s, f.index
+                    ));
+                }
+            }
+        }
+        // Replication 0's time series travels with the part that holds it.
+        let holds_zero = self.replications.iter().any(|r| r.index == 0);
+        match &self.timeseries {
+            Some(ts) if !holds_zero => {
+                return Err(format!(
+                    "{me} holds a time series but not replication 0 ({} series)",
+                    ts.len()
+                ));
+            }
+            Some(ts) if ts.len() != strategies => {
+                return Err(format!(
+                    "{me}: time series for {} strategies, expected {strategies}",
+                    ts.len()
+                ));
+            }
+            None if holds_zero => {
+                return Err(format!("{me} holds replication 0 but not its time series"));
+            }
+            _ => {}
+        }
         Ok(())
+    }
+
+    /// The pool (name, kind) lists of each strategy, for merging parts.
+    fn pool_layout(&self) -> Vec<Vec<(String, String)>> {
+        self.replications
+            .first()
+            .map(|r| {
+                r.outcomes
+                    .iter()
+                    .map(|o| {
+                        o.pools
+                            .iter()
+                            .map(|p| (p.name.clone(), p.kind.clone()))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn batch(&self) -> Result<Batch, String> {
@@ -460,6 +535,15 @@ pub fn merge(parts: &[Part]) -> Result<Merged, String> {
                 "a resume file of an interrupted run is not a shard: continue it with `fleetsim run --resume`".into(),
             );
         }
+        if p.version != env!("CARGO_PKG_VERSION") {
+            return Err(format!(
+                "shard {}/{} was written by fleetsim {:?}, this is {}: merge with the version that ran the shards",
+                p.shard.k,
+                p.shard.n,
+                p.version,
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
         if std::mem::replace(&mut seen[(p.shard.k - 1) as usize], true) {
             return Err(format!("shard {}/{} is given twice", p.shard.k, n));
         }
@@ -467,6 +551,16 @@ pub fn merge(parts: &[Part]) -> Result<Merged, String> {
     }
     if let Some(missing) = seen.iter().position(|s| !s) {
         return Err(format!("shard {}/{n} is missing", missing + 1));
+    }
+    let layout = first.pool_layout();
+    if let Some(p) = parts
+        .iter()
+        .find(|p| !p.replications.is_empty() && p.pool_layout() != layout)
+    {
+        return Err(format!(
+            "shard {}/{n}: its strategies' pools differ from shard {}/{n}'s",
+            p.shard.k, first.shard.k
+        ));
     }
     let mut sorted: Vec<&Part> = parts.iter().collect();
     sorted.sort_by_key(|p| p.shard.k);

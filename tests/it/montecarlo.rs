@@ -411,7 +411,27 @@ fn edited_part_files_are_refused_never_merged_wrong_nor_a_panic() {
         serde_json::from_slice(&bytes(dir.path(), &format!("parts/part-{k}-of-2.json"))).unwrap()
     };
     type Edit = fn(&mut serde_json::Value, &serde_json::Value);
-    let edits: [(&str, Edit); 10] = [
+    let edits: [(&str, Edit); 15] = [
+        (
+            "a time series in the part without replication 0",
+            |p, other| {
+                p["timeseries"] = other["timeseries"].clone();
+            },
+        ),
+        ("a pool renamed in one replication", |p, _| {
+            p["replications"][0]["outcomes"][0]["pools"][0]["name"] = "zzz".into();
+        }),
+        ("a histogram count that is not its buckets'", |p, _| {
+            p["latencies"][0][1]["count"] = 3.into();
+        }),
+        ("bucket counts that overflow", |p, _| {
+            let b = &mut p["latencies"][0][1]["buckets"];
+            b[0][1] = serde_json::json!(1u64 << 63);
+            b[1][1] = serde_json::json!(1u64 << 63);
+        }),
+        ("another writer version", |p, _| {
+            p["version"] = "9.9.9".into()
+        }),
         ("another format version", |p, _| {
             p["format"] = "fleetsim-part/1".into();
         }),
@@ -472,6 +492,28 @@ fn edited_part_files_are_refused_never_merged_wrong_nor_a_panic() {
             "{what}: nothing written"
         );
     }
+    // The part holding replication 0 without its time series (the report
+    // would silently lose every time-series chart).
+    let mut p1 = read(1);
+    p1["timeseries"] = serde_json::Value::Null;
+    std::fs::write(
+        dir.path().join("parts/edited.json"),
+        serde_json::to_vec(&p1).unwrap(),
+    )
+    .unwrap();
+    let out = fleetsim(
+        dir.path(),
+        &[
+            "merge",
+            "parts/edited.json",
+            "parts/part-2-of-2.json",
+            "--out",
+            "merged",
+            "--quiet",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("time series"), "{}", stderr(&out));
 }
 
 /// Two valid part files of one run (shards 1/2 and 2/2), made once.
