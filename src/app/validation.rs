@@ -14,7 +14,21 @@ pub(super) fn validate(args: ValidateArgs) -> Result<()> {
     let mut runs = validate::parse_runs(&text).map_err(Failure::Input)?;
     if let Some(ds) = &args.dataset {
         let keep: Vec<&str> = ds.split(',').map(str::trim).collect();
+        let mut known: Vec<&str> = runs.iter().map(|r| r.dataset.as_str()).collect();
+        known.sort();
+        known.dedup();
+        if let Some(bad) = keep.iter().find(|d| !known.contains(d)) {
+            return Err(Failure::Input(format!(
+                "--dataset {bad}: the runs hold no such dataset (they hold {})",
+                known.join(", ")
+            )));
+        }
         runs.retain(|r| keep.contains(&r.dataset.as_str()));
+    }
+    if runs.is_empty() {
+        return Err(Failure::Input(
+            "no measured run to validate: the file holds none".into(),
+        ));
     }
     let extra = args.engine.clone().unwrap_or_default();
     let claim = claim_output(

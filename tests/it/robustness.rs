@@ -566,3 +566,18 @@ fn a_backlog_past_the_memory_bound_stops_the_history() {
     let arrived = o.by_name("requests_arrived").unwrap();
     assert!(arrived > 19_000.0 && o.by_name("requests_completed").unwrap() == arrived);
 }
+
+#[test]
+fn validate_refuses_what_would_validate_nothing() {
+    // Found by the campaign: both exited 0 having validated 0 levels.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.csv"), "").unwrap();
+    for args in [
+        &["validate", "--dataset", "ZZZ", "--quiet", "--out", "o"][..],
+        &["validate", "--runs", "empty.csv", "--quiet", "--out", "o"],
+    ] {
+        let out = fleetsim(dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!dir.path().join("o").exists());
+    }
+}

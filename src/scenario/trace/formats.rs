@@ -145,6 +145,12 @@ pub(super) fn parse_mooncake(mut src: impl BufRead, out: &mut Rows) -> Result<bo
         if buf.trim().is_empty() {
             continue;
         }
+        // serde would read a struct from a JSON array by position.
+        if !buf.trim_start().starts_with('{') {
+            return Err(format!(
+                "line {line}: not a Mooncake record: expected a JSON object {{\"timestamp\": …}}"
+            ));
+        }
         let r: MooncakeRow = serde_json::from_str(&buf)
             .map_err(|e| format!("line {line}: not a Mooncake record: {e}"))?;
         if !r.timestamp.is_finite() {

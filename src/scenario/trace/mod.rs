@@ -433,6 +433,17 @@ mod tests {
     }
 
     #[test]
+    fn a_mooncake_line_must_be_an_object() {
+        let e = parse_trace(
+            &b"{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1}\n[0, 100, 20]\n"[..],
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.contains("line 2") && e.contains("JSON object"), "{e}");
+    }
+
+    #[test]
     fn every_gzip_member_is_read() {
         use flate2::{Compression, write::GzEncoder};
         use std::io::Write;
