@@ -31,6 +31,9 @@ pub struct RunSummary {
     /// replications 0..completed only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partial: Option<Partial>,
+    /// Nothing in the scenario is random: replications 0 and 1 were the
+    /// same history, so one replication is the answer.
+    pub deterministic: bool,
     pub fleetsim_version: String,
 }
 
@@ -213,6 +216,7 @@ impl RunSummary {
             uncertain_inputs,
             precision: None,
             partial: None,
+            deterministic: false,
             fleetsim_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }

@@ -173,6 +173,29 @@ impl Batch {
     }
 }
 
+/// Whether two one-replication batches are the same history: every metric
+/// of every strategy and pool equal to the bit (NaN included).
+pub fn same_histories(a: &Batch, b: &Batch) -> bool {
+    let bits = |batch: &Batch| -> Vec<u64> {
+        batch
+            .replications
+            .iter()
+            .flat_map(|r| &r.outcomes)
+            .flat_map(|o| {
+                o.values
+                    .iter()
+                    .copied()
+                    .chain(o.pools.iter().flat_map(|p| p.values()))
+                    .map(f64::to_bits)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    a.replications.len() == b.replications.len()
+        && a.replications.iter().all(|r| r.draws.values.is_empty())
+        && bits(a) == bits(b)
+}
+
 /// Runs the given replication indices in parallel on the current rayon pool.
 pub fn run_batch(
     scenario: &Scenario,

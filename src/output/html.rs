@@ -134,6 +134,9 @@ pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
         escape(&format_duration(s.horizon_s)),
         s.seed
     );
+    if s.deterministic {
+        h.push_str("<p class=\"note\">Nothing in this scenario is random (replications 0 and 1 were the same history), so one replication is the whole answer: the ranges below have no spread.</p>\n");
+    }
     if let Some(p) = &s.partial {
         let _ = writeln!(
             h,

@@ -120,6 +120,9 @@ pub fn render(summary: &RunSummary) -> String {
         summary.seed,
         money(api)
     ));
+    if summary.deterministic {
+        out.push_str("Nothing in this scenario is random (replications 0 and 1 were the same history), so one replication is the whole answer: no spread to show.\n\n");
+    }
     if let Some(p) = &summary.partial {
         out.push_str(&format!(
             "PARTIAL: interrupted after replications 0 to {} of {}.\n\n",

@@ -558,3 +558,42 @@ fn resume_continues_an_interrupted_run_to_the_same_result() {
         );
     }
 }
+
+#[test]
+fn a_scenario_with_nothing_random_runs_one_replication_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = r#"name = "det"
+[workload]
+arrivals = { process = "trace", requests = [[0.0, 100, 10], [1.0, 200, 20], [2.5, 50, 5]] }
+[engine]
+admission = "reserve"
+chunked_prefill_tokens = 0
+max_batch = 8
+kv_capacity_tokens = 100000
+step_time = { model = "linear", fixed_s = 0.01, prefill_per_token_s = 1e-5 }
+[[strategy]]
+name = "r"
+pools = [ { kind = "reserved", replicas = 1, price_per_gpu_hour = 2.0 } ]
+[montecarlo]
+replications = 30
+"#;
+    // The positive control: an on-demand replica whose start time is drawn.
+    let random = det.replace(
+        r#"pools = [ { kind = "reserved", replicas = 1, price_per_gpu_hour = 2.0 } ]"#,
+        "autoscale = { interval = \"1s\", target_inflight_per_replica = 1 }\npools = [ { kind = \"on_demand\", min_replicas = 0, max_replicas = 1, price_per_gpu_hour = 2.0, provisioning = { uniform = [1.0, 5.0] }, load_time = 0 } ]",
+    );
+    assert_ne!(det, random);
+    for (text, n, deterministic) in [(det.to_string(), 1, true), (random, 30, false)] {
+        std::fs::write(dir.path().join("s.toml"), &text).unwrap();
+        let out = fleetsim(dir.path(), &["run", "s.toml", "--out", "o"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("o/summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(summary["replications"].as_u64(), Some(n));
+        assert_eq!(summary["deterministic"].as_bool(), Some(deterministic));
+        let said =
+            String::from_utf8_lossy(&out.stdout).contains("Nothing in this scenario is random");
+        assert_eq!(said, deterministic);
+    }
+}
