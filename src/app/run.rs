@@ -66,12 +66,19 @@ pub(super) fn run(args: RunArgs) -> Result<()> {
         check_part_target(&dir, &path)?;
         let indices = shard.indices(n);
         bar.start(indices.len() as u64);
-        let batch = run_indices(&indices);
+        // Replication 0 alone first: its own histograms let a merge of a
+        // scenario with nothing random keep just it, as an unsharded run does.
+        let (first, rest) = indices.split_at(indices.len().min(1));
+        let holds_zero = first == [0];
+        let mut batch = run_indices(if holds_zero { first } else { &[] });
+        let zero_latencies = holds_zero.then(|| batch.latencies.clone());
+        batch.extend(run_indices(if holds_zero { rest } else { &indices }));
         bar.finish();
         check_event_budget(&scenario, &batch, opts.max_events)?;
         let fp = run_fingerprint(&text, seed, n);
         let series = batch.timeseries.clone();
-        let part = Part::new(fp, meta, n, shard, &batch, text.clone(), series);
+        let mut part = Part::new(fp, meta, n, shard, &batch, text.clone(), series);
+        part.set_first_latencies(zero_latencies);
         write_atomically(&path, &part.to_bytes())?;
         if !opts.quiet {
             println!(
@@ -371,7 +378,8 @@ pub(super) fn merge(args: MergeArgs) -> Result<()> {
         );
     }
     let merged = montecarlo::shard::merge(&parts).map_err(Failure::Input)?;
-    let summary = RunSummary::build(&merged.meta, &merged.batch.replications);
+    let mut summary = RunSummary::build(&merged.meta, &merged.batch.replications);
+    summary.deterministic = merged.deterministic;
     let mut data = ReportData::build(
         &merged.meta,
         &summary,

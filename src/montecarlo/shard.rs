@@ -105,6 +105,9 @@ pub struct Part {
     /// file), not a shard: `run --resume` reads it, `merge` refuses it.
     #[serde(default)]
     pub prefix: bool,
+    /// Replication 0's own latency histograms (the part that holds it).
+    #[serde(default)]
+    first_latencies: Option<Vec<[HistogramBits; 4]>>,
 }
 
 const FORMAT: &str = "fleetsim-part/2";
@@ -151,6 +154,7 @@ impl Part {
             scenario_text,
             timeseries,
             prefix: false,
+            first_latencies: None,
             format: FORMAT.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             metrics: metric_names(),
@@ -196,6 +200,22 @@ impl Part {
                 })
                 .collect(),
         }
+    }
+
+    /// Records replication 0's own histograms (`None` if it is not here).
+    pub fn set_first_latencies(&mut self, latencies: Option<Vec<Latencies>>) {
+        self.first_latencies = latencies.map(|ls| {
+            ls.iter()
+                .map(|l| {
+                    [
+                        hist_bits(&l.queue_wait),
+                        hist_bits(&l.ttft),
+                        hist_bits(&l.tpot),
+                        hist_bits(&l.e2e),
+                    ]
+                })
+                .collect()
+        });
     }
 
     /// The resume file of an interrupted run: its finished replications
@@ -352,8 +372,18 @@ impl Part {
                 }
             }
         }
-        // Replication 0's time series travels with the part that holds it.
+        // Replication 0's time series and own histograms travel with the
+        // part that holds it.
         let holds_zero = self.replications.iter().any(|r| r.index == 0);
+        if let Some(first) = &self.first_latencies
+            && (!holds_zero || first.len() != strategies)
+        {
+            return Err(format!(
+                "{me}: replication 0's histograms do not match the part (it {} replication 0; {} strategies, expected {strategies})",
+                if holds_zero { "holds" } else { "does not hold" },
+                first.len()
+            ));
+        }
         match &self.timeseries {
             Some(ts) if !holds_zero => {
                 return Err(format!(
@@ -474,6 +504,8 @@ fn list(v: &[u64]) -> String {
 pub struct Merged {
     pub meta: RunMeta,
     pub total_replications: u64,
+    /// Nothing in the run was random: the batch holds replication 0 alone.
+    pub deterministic: bool,
     pub batch: Batch,
     pub scenario_text: String,
     pub timeseries: Vec<StrategySeries>,
@@ -581,9 +613,40 @@ pub fn merge(parts: &[Part]) -> Result<Merged, String> {
         .find(|p| p.shard.k == 1)
         .and_then(|p| p.timeseries.clone())
         .unwrap_or_default();
+    // As an unsharded run: replications 0 and 1 the same history means
+    // nothing is random, and replication 0 alone is the answer.
+    let one = |i: usize| Batch {
+        replications: vec![batch.replications[i].clone()],
+        ..Batch::default()
+    };
+    let zero_latencies = parts
+        .iter()
+        .find(|p| p.shard.k == 1)
+        .and_then(|p| p.first_latencies.as_ref());
+    let deterministic = batch.replications.len() >= 2
+        && zero_latencies.is_some()
+        && crate::montecarlo::same_histories(&one(0), &one(1));
+    if deterministic {
+        let h = |b: &HistogramBits| LatencyHistogram::from_parts(&b.buckets, b.sum_ns, b.count);
+        let latencies = zero_latencies
+            .expect("checked")
+            .iter()
+            .map(|[q, t, p, e]| {
+                Ok(Latencies {
+                    queue_wait: h(q)?,
+                    ttft: h(t)?,
+                    tpot: h(p)?,
+                    e2e: h(e)?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        batch.replications.truncate(1);
+        batch.latencies = latencies;
+    }
     Ok(Merged {
         meta: first.meta.clone(),
         total_replications: first.total_replications,
+        deterministic,
         batch,
         scenario_text: first.scenario_text.clone(),
         timeseries,
