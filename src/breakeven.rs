@@ -11,12 +11,13 @@
 use serde::Serialize;
 
 use crate::metrics::Metric;
-use crate::montecarlo::{Progress, run_batch};
+use crate::montecarlo::{Progress, RunMeta, run_batch};
 use crate::scenario::{Dist, Param, Scenario};
 use crate::simulation::SimOptions;
 use crate::stats::percentile;
 use crate::summary::column;
 use crate::units::MONTH_S;
+use crate::verdict::Verdict;
 
 /// p5, p50, p95 of one quantity over replications.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -45,10 +46,24 @@ pub struct SweepPoint {
     pub demand_multiplier: f64,
     /// Output tokens per month (30 days) at this demand, median.
     pub monthly_output_tokens: f64,
+    /// Input plus output tokens per month, median.
+    pub monthly_total_tokens: f64,
     /// The API's cost per 1M output tokens (input tokens included).
     pub api_per_m_output: Band,
     /// Per strategy: cost per 1M output tokens.
     pub strategies: Vec<Band>,
+    /// Per strategy: whether it meets the SLO at this volume, as `run`'s
+    /// verdict judges (target in `confidence` of replications, not
+    /// overloaded).
+    pub checks: Vec<VolumeCheck>,
+}
+
+/// A strategy at one volume against the SLO.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct VolumeCheck {
+    pub passes: bool,
+    pub prob_slo_met: f64,
+    pub overloaded_share: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,6 +76,15 @@ pub struct Crossover {
     pub volume_low: Option<f64>,
     /// Where the pessimistic (p95) curve crosses: the latest plausible volume.
     pub volume_high: Option<f64>,
+    /// The highest swept volume at which it meets the SLO (its capacity
+    /// limit); `None` when it meets it at none.
+    pub capacity_volume: Option<f64>,
+    /// The median crossing lies beyond that limit: the fleet would break
+    /// even only while failing its SLO.
+    pub beyond_capacity: bool,
+    /// Among the volumes where it meets the SLO, the one with the lowest
+    /// median cost per 1M output tokens, and that cost.
+    pub cheapest_passing: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -165,8 +189,24 @@ pub fn breakeven(
                 .iter()
                 .map(|t| t * per_month)
                 .collect();
+            let total: Vec<f64> = column(reps, 0, Metric::InputTokens)
+                .iter()
+                .zip(column(reps, 0, Metric::OutputTokens))
+                .map(|(i, o)| (i + o) * per_month)
+                .collect();
+            let verdict = Verdict::build(&RunMeta::of(&s, seed), reps);
             Ok(SweepPoint {
                 demand_multiplier: m,
+                monthly_total_tokens: Band::of(&total).p50,
+                checks: verdict
+                    .strategies
+                    .iter()
+                    .map(|c| VolumeCheck {
+                        passes: c.passes,
+                        prob_slo_met: c.prob_slo_met,
+                        overloaded_share: c.overloaded_share,
+                    })
+                    .collect(),
                 monthly_output_tokens: Band::of(&volume).p50,
                 api_per_m_output: Band::of(&api),
                 strategies: (0..n)
@@ -190,11 +230,28 @@ pub fn breakeven(
                     })
                     .collect()
             };
+            let passing = points.iter().filter(|p| p.checks[k].passes);
+            let capacity_volume = passing
+                .clone()
+                .map(|p| p.monthly_output_tokens)
+                .reduce(f64::max);
+            let cheapest_passing = passing
+                .map(|p| (p.monthly_output_tokens, p.strategies[k].p50))
+                .filter(|(_, c)| c.is_finite())
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            let volume_p50 = crossing(&curve(|b| b.p50));
             Crossover {
                 strategy: base.strategies[k].name.clone(),
-                volume_p50: crossing(&curve(|b| b.p50)),
+                volume_p50,
                 volume_low: crossing(&curve(|b| b.p5)),
                 volume_high: crossing(&curve(|b| b.p95)),
+                beyond_capacity: match (volume_p50, capacity_volume) {
+                    (Some(v), Some(cap)) => v > cap,
+                    (Some(_), None) => true,
+                    _ => false,
+                },
+                capacity_volume,
+                cheapest_passing,
             }
         })
         .collect();

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use super::options;
 use super::*;
+use fleetsim::units::format_count;
 
 /// Renders an answer command's chart and writes it with `<name>.json` into
 /// `--out` (default `outputs/<scenario>-<name>`), swapped in whole.
@@ -171,43 +172,75 @@ pub(super) fn breakeven(args: BreakevenArgs) -> Result<()> {
     )?;
     if !opts.quiet {
         println!(
-            "{}: {} volumes x {} replications; cost per 1M output tokens, median [p5-p95]\n",
-            base.name, args.steps, n
+            "{}: {} volumes x {} replications; cost per 1M output tokens, median [p5-p95]; x = fails the SLO ({} of requests in {} of replications) or overloaded\n",
+            base.name,
+            args.steps,
+            n,
+            pct0(base.slo.target),
+            pct0(base.slo.confidence)
         );
-        let mut header = format!("{:>14}  {:>14}", "tokens/month", "API");
+        let mut header = format!("{:>22}  {:>10}", "output tokens / month", "API");
         for st in &result.strategies {
-            header.push_str(&format!("  {st:>24}"));
+            header.push_str(&format!("  {st:>26}"));
         }
         println!("{header}");
         for p in &result.points {
             let mut line = format!(
-                "{:>14.3e}  {:>14}",
-                p.monthly_output_tokens,
+                "{:>22}  {:>10}",
+                format_count(p.monthly_output_tokens),
                 format_usd(p.api_per_m_output.p50)
             );
-            for b in &p.strategies {
+            for (b, c) in p.strategies.iter().zip(&p.checks) {
                 line.push_str(&format!(
-                    "  {:>24}",
+                    "  {:>26}",
                     format!(
-                        "{} [{}-{}]",
+                        "{} [{}-{}] {}",
                         format_usd(b.p50),
                         format_usd(b.p5),
-                        format_usd(b.p95)
+                        format_usd(b.p95),
+                        if c.passes { " " } else { "x" }
                     )
                 ));
             }
             println!("{line}");
         }
         println!();
-        let fmt = |v: Option<f64>| v.map_or("beyond the range".to_string(), |x| format!("{x:.3e}"));
+        let fmt = |v: Option<f64>| v.map_or("beyond the range".to_string(), format_count);
+        let lowest = result.points.first().map(|p| p.monthly_output_tokens);
         for c in &result.crossovers {
-            println!(
-                "{}: breaks even with the API at {} output tokens/month (interval {} to {})",
-                c.strategy,
-                fmt(c.volume_p50),
-                fmt(c.volume_low),
-                fmt(c.volume_high)
-            );
+            let mut line = if c.volume_p50.is_some() && c.volume_p50 == lowest {
+                format!(
+                    "{}: already cheaper than the API at the lowest volume swept ({} output tokens/month; lower --from to find the crossing)",
+                    c.strategy,
+                    fmt(c.volume_p50)
+                )
+            } else {
+                format!(
+                    "{}: breaks even with the API at {} output tokens/month (interval {} to {})",
+                    c.strategy,
+                    fmt(c.volume_p50),
+                    fmt(c.volume_low),
+                    fmt(c.volume_high)
+                )
+            };
+            match (c.capacity_volume, c.beyond_capacity) {
+                (None, _) => line.push_str("; it meets the SLO at no swept volume"),
+                (Some(cap), true) => line.push_str(&format!(
+                    "; BUT only past its capacity: it meets the SLO up to {} tokens/month",
+                    format_count(cap)
+                )),
+                (Some(cap), false) => {
+                    line.push_str(&format!("; meets the SLO up to {}", format_count(cap)))
+                }
+            }
+            if let Some((v, cost)) = c.cheapest_passing {
+                line.push_str(&format!(
+                    "; cheapest while meeting it: {} per 1M output tokens at {}",
+                    format_usd(cost),
+                    format_count(v)
+                ));
+            }
+            println!("{line}.");
         }
         println!("Wrote {}", written.display());
     }
@@ -355,4 +388,9 @@ fn calibrate_runs(args: CalibrateArgs) -> Result<()> {
         report("out of sample", &rows);
     }
     Ok(())
+}
+
+/// A share as a whole percentage: `99%`.
+fn pct0(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
 }

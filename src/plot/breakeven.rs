@@ -109,6 +109,48 @@ impl Chart for BreakevenChart<'_> {
                 .legend(move |(a, b)| {
                     PathElement::new(vec![(a, b), (a + 18, b)], col.stroke_width(3))
                 });
+            // Each volume: a filled dot where it meets the SLO, a cross where
+            // it fails it or is overloaded (a price it cannot deliver).
+            let marks = r
+                .points
+                .iter()
+                .map(|p| {
+                    (
+                        p.monthly_output_tokens,
+                        p.strategies[k].p50,
+                        p.checks[k].passes,
+                    )
+                })
+                .filter(|(x, y, _)| *x > 0.0 && *y > 0.0 && y.is_finite());
+            for (x, y, passes) in marks {
+                if passes {
+                    c.draw_series(std::iter::once(Circle::new((x, y), 4, col.filled())))
+                        .map_err(err)?;
+                } else {
+                    c.draw_series(std::iter::once(Cross::new((x, y), 5, col.stroke_width(2))))
+                        .map_err(err)?;
+                }
+            }
+            // Its capacity limit: the last volume at which it meets the SLO.
+            if let Some(cap) = r
+                .crossovers
+                .iter()
+                .find(|x| &x.strategy == name)
+                .and_then(|x| x.capacity_volume)
+                .filter(|cap| *cap < x1)
+            {
+                c.draw_series(DashedLineSeries::new(
+                    [(cap, y0 / 1.5), (cap, y1 * 1.5)],
+                    6,
+                    4,
+                    col.stroke_width(1).into(),
+                ))
+                .map_err(err)?
+                .label(format!("{name}: meets the SLO up to here (x: fails it)"))
+                .legend(move |(a, b)| {
+                    PathElement::new(vec![(a, b), (a + 18, b)], col.stroke_width(1))
+                });
+            }
         }
         let api: Vec<(f64, f64)> = r
             .points

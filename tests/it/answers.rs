@@ -357,3 +357,43 @@ fn calibrate_fits_published_70b_points_and_refuses_impossible_ones() {
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn breakeven_never_offers_a_price_the_fleet_cannot_deliver() {
+    // reference.toml: two replicas hold the SLO to ~1.7x its 15 req/s and
+    // fail it beyond. The cost per token keeps falling past that point (the
+    // positive control: the cheapest point overall fails); the cheapest
+    // point breakeven offers is one that meets the SLO, and the capacity
+    // limit lies between the passing and the failing volumes.
+    let base = parse_any(&shipped("reference.toml"), std::path::Path::new("."));
+    let ms = fleetsim::breakeven::multipliers(0.5, 4.0, 5);
+    let r = fleetsim::breakeven::breakeven(
+        &base,
+        &ms,
+        2,
+        42,
+        &fleetsim::simulation::SimOptions::default(),
+        &fleetsim::montecarlo::NoProgress,
+    )
+    .unwrap();
+    let cheapest_overall = r
+        .points
+        .iter()
+        .min_by(|a, b| a.strategies[0].p50.total_cmp(&b.strategies[0].p50))
+        .unwrap();
+    assert!(!cheapest_overall.checks[0].passes, "the control must fail");
+    let c = &r.crossovers[0];
+    let cap = c.capacity_volume.expect("passes at low volume");
+    let (v, cost) = c.cheapest_passing.unwrap();
+    let at = r
+        .points
+        .iter()
+        .find(|p| p.monthly_output_tokens == v)
+        .unwrap();
+    assert!(at.checks[0].passes && at.strategies[0].p50 == cost);
+    assert!(v <= cap && cap < cheapest_overall.monthly_output_tokens);
+    for p in &r.points {
+        assert_eq!(p.checks[0].passes, p.monthly_output_tokens <= cap);
+        assert!(p.monthly_total_tokens > p.monthly_output_tokens);
+    }
+}
