@@ -143,7 +143,7 @@ impl Chart for BreakevenChart<'_> {
                     [(cap, y0 / 1.5), (cap, y1 * 1.5)],
                     6,
                     4,
-                    col.stroke_width(1).into(),
+                    col.stroke_width(1),
                 ))
                 .map_err(err)?
                 .label(format!("{name}: meets the SLO up to here (x: fails it)"))
