@@ -32,12 +32,24 @@ pub struct Candidate {
     pub strategy: String,
     /// Search field → chosen value.
     pub assignment: Vec<(String, f64)>,
+    /// The assignment as a reader names it: `reserved × 5, on_demand ≤ 3`.
+    pub label: String,
     pub cost_per_month_mean_usd: f64,
     pub cost_per_month_p5_usd: f64,
+    pub cost_per_month_p50_usd: f64,
     pub cost_per_month_p95_usd: f64,
     pub slo_attainment_mean: f64,
+    /// The attainment reached in `confidence` of replications (its
+    /// 1 − confidence quantile): meets the target when ≥ it.
+    pub slo_attainment_at_confidence: f64,
+    /// Median over replications of the TTFT p99.
+    pub ttft_p99_s: f64,
+    /// Share of replications flagged overloaded.
+    pub overloaded_share: f64,
     /// Share of replications with SLO attainment ≥ the target.
     pub prob_slo_met: f64,
+    /// Meets the target in `confidence` of replications and is not
+    /// overloaded: `run`'s verdict rule.
     pub meets_target: bool,
 }
 
@@ -127,6 +139,7 @@ pub fn size(
                 .collect();
             let scenario = make(&choices)?;
             let outcomes = run_strategy(&scenario, s, seed, &indices, options, progress);
+            let label = label(&scenario, &assignment);
             if let Some(i) = outcomes.iter().position(|o| o.stopped_at_event_budget) {
                 return Err(format!(
                     "candidate {} with {}: replication {i} was stopped at its budget ({} events, --max-events, or {} requests in the system at once); its figures would not be a result. Narrow the search, shorten the horizon, or raise --max-events",
@@ -139,6 +152,7 @@ pub fn size(
             candidates.push(candidate(
                 &scenario.strategies[s].name,
                 assignment,
+                label,
                 &outcomes,
                 target,
             ));
@@ -148,14 +162,14 @@ pub fn size(
         b.meets_target
             .cmp(&a.meets_target)
             .then(if a.meets_target {
-                a.cost_per_month_mean_usd
-                    .total_cmp(&b.cost_per_month_mean_usd)
+                a.cost_per_month_p50_usd
+                    .total_cmp(&b.cost_per_month_p50_usd)
             } else {
                 b.prob_slo_met.total_cmp(&a.prob_slo_met)
             })
             .then(
-                a.cost_per_month_mean_usd
-                    .total_cmp(&b.cost_per_month_mean_usd),
+                a.cost_per_month_p50_usd
+                    .total_cmp(&b.cost_per_month_p50_usd),
             )
     });
     for (i, c) in candidates.iter_mut().enumerate() {
@@ -170,9 +184,43 @@ pub fn size(
     })
 }
 
+/// A candidate's search values by pool kind: `reserved × 5` for replicas,
+/// `on_demand ≤ 3` / `≥ 1` for a ceiling / floor, `key = v` otherwise.
+fn label(scenario: &Scenario, assignment: &[(String, f64)]) -> String {
+    assignment
+        .iter()
+        .map(|(field, v)| {
+            let key = field.rsplit('.').next().unwrap_or(field);
+            let kind = field.split_once("].pools[").and_then(|(st, rest)| {
+                let s: usize = st.strip_prefix("strategy[")?.parse().ok()?;
+                let p: usize = rest.split(']').next()?.parse().ok()?;
+                Some(
+                    scenario
+                        .strategies
+                        .get(s)?
+                        .pools
+                        .get(p)?
+                        .kind
+                        .kind_name()
+                        .to_string(),
+                )
+            });
+            match (kind, key) {
+                (Some(k), "replicas") => format!("{k} × {v}"),
+                (Some(k), "max_replicas") => format!("{k} ≤ {v}"),
+                (Some(k), "min_replicas") => format!("{k} ≥ {v}"),
+                (Some(k), key) => format!("{k} {key} = {v}"),
+                (None, _) => format!("{field} = {v}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn candidate(
     strategy: &str,
     assignment: Vec<(String, f64)>,
+    label: String,
     outcomes: &[Outcome],
     target: SizingTarget,
 ) -> Candidate {
@@ -187,18 +235,38 @@ fn candidate(
     let c = Summary::of(&cost);
     let mut sorted = cost.clone();
     sorted.sort_by(f64::total_cmp);
-    let met = slo.iter().filter(|x| **x >= target.slo_attainment).count() as f64
+    // A replication with no request breaks no SLO (as the verdict counts).
+    let met = slo
+        .iter()
+        .filter(|x| x.is_nan() || **x >= target.slo_attainment)
+        .count() as f64
         / slo.len().max(1) as f64;
+    let overloaded = outcomes
+        .iter()
+        .map(|o| o.get(Metric::Overloaded))
+        .sum::<f64>()
+        / outcomes.len().max(1) as f64;
+    let mut slo_sorted: Vec<f64> = slo
+        .iter()
+        .map(|x| if x.is_nan() { 1.0 } else { *x })
+        .collect();
+    slo_sorted.sort_by(f64::total_cmp);
+    let ttft: Vec<f64> = outcomes.iter().map(|o| o.get(Metric::TtftP99)).collect();
     Candidate {
         rank: 0,
         strategy: strategy.to_string(),
         assignment,
+        label,
         cost_per_month_mean_usd: c.mean,
         cost_per_month_p5_usd: percentile(&sorted, 0.05),
+        cost_per_month_p50_usd: percentile(&sorted, 0.5),
         cost_per_month_p95_usd: percentile(&sorted, 0.95),
         slo_attainment_mean: Summary::of(&slo).mean,
+        slo_attainment_at_confidence: percentile(&slo_sorted, 1.0 - target.confidence),
+        ttft_p99_s: Summary::of(&ttft).p50,
+        overloaded_share: overloaded,
         prob_slo_met: met,
-        meets_target: met >= target.confidence,
+        meets_target: met >= target.confidence && overloaded <= 1.0 - target.confidence,
     }
 }
 

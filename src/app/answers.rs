@@ -70,45 +70,68 @@ pub(super) fn size(args: SizeArgs) -> Result<()> {
         &plot::sizing::SizingChart { result: &result },
     )?;
     if !opts.quiet {
+        let why_n = if args.run.replications.is_some() {
+            "--replications".to_string()
+        } else if n > base.montecarlo.replications {
+            format!(
+                "the scenario's {} raised to 20, the fewest a {:.0}% confidence can be judged on; --replications to change",
+                base.montecarlo.replications,
+                base.slo.confidence * 100.0
+            )
+        } else {
+            "the scenario's".to_string()
+        };
         println!(
-            "{}: {} candidates x {} replications; target: SLO attainment >= {} in >= {:.0}% of replications\n",
+            "{}: {} candidates x {} replications ({why_n}); a candidate passes when {:.0}% of its requests meet the SLO in >= {:.0}% of replications and it is not overloaded\n",
             base.name,
             candidates,
             n,
-            base.slo.target,
+            base.slo.target * 100.0,
             base.slo.confidence * 100.0
         );
         println!(
-            "{:>4}  {:<24}  {:<44}  {:>22}  {:>10}  meets",
-            "rank", "strategy", "assignment", "cost / month [p5-p95]", "P(SLO met)"
+            "{:>4}  {:<24}  {:<30}  {:>26}  {:>10}  {:>11}  {:>9}  passes",
+            "rank",
+            "strategy",
+            "candidate",
+            "cost / month p50 [p5-p95]",
+            "P(SLO met)",
+            format!("SLO at {:.0}%", base.slo.confidence * 100.0),
+            "TTFT p99"
         );
         for c in result.candidates.iter().take(25) {
-            let assignment: Vec<String> = c
-                .assignment
-                .iter()
-                .map(|(f, v)| format!("{}={v}", f.rsplit('.').next().unwrap_or(f)))
-                .collect();
             println!(
-                "{:>4}  {:<24}  {:<44}  {:>22}  {:>9.1}%  {}",
+                "{:>4}  {:<24}  {:<30}  {:>26}  {:>9.1}%  {:>10.2}%  {:>9}  {}",
                 c.rank,
                 c.strategy,
-                assignment.join(" "),
+                c.label,
                 format!(
                     "{} [{}-{}]",
-                    format_usd(c.cost_per_month_mean_usd),
+                    format_usd(c.cost_per_month_p50_usd),
                     format_usd(c.cost_per_month_p5_usd),
                     format_usd(c.cost_per_month_p95_usd)
                 ),
                 c.prob_slo_met * 100.0,
-                if c.meets_target { "yes" } else { "no" }
+                c.slo_attainment_at_confidence * 100.0,
+                fleetsim::units::format_duration(c.ttft_p99_s),
+                if c.meets_target {
+                    "yes"
+                } else if c.overloaded_share > 1.0 - base.slo.confidence {
+                    "OVERLOADED"
+                } else {
+                    "no"
+                }
             );
         }
         match result.best() {
             Some(b) => println!(
-                "\nCheapest that meets the target: {} with {}, {} per month on average.",
+                "\nCheapest that meets the target: {} with {} ({}), {} per month (median; p5 {} - p95 {}).",
                 b.strategy,
+                b.label,
                 sizing::describe(&b.assignment),
-                format_usd(b.cost_per_month_mean_usd)
+                format_usd(b.cost_per_month_p50_usd),
+                format_usd(b.cost_per_month_p5_usd),
+                format_usd(b.cost_per_month_p95_usd)
             ),
             None => println!("\nNo candidate meets the target; widen the search."),
         }

@@ -1,9 +1,10 @@
-//! `fleetsim size`: each candidate's mean cost per month against its risk
+//! `fleetsim size`: each candidate's median cost per month against its risk
 //! of missing the SLO target (1 − P(SLO met)); the required confidence is a
 //! vertical line, the chosen candidate a ring.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{Chart, FONT, color, err, legend, money_label, span};
 use crate::sizing::SizingResult;
@@ -24,7 +25,7 @@ impl Chart for SizingChart<'_> {
         let costs: Vec<f64> = r
             .candidates
             .iter()
-            .map(|c| c.cost_per_month_mean_usd)
+            .map(|c| c.cost_per_month_p50_usd)
             .filter(|x| x.is_finite())
             .collect();
         let y = span(
@@ -40,7 +41,7 @@ impl Chart for SizingChart<'_> {
             .map_err(err)?;
         c.configure_mesh()
             .x_desc("risk of missing the SLO target: share of replications below it")
-            .y_desc("mean cost per month (USD)")
+            .y_desc("median cost per month (USD)")
             .y_label_formatter(&money_label)
             .label_style((FONT, 12))
             .draw()
@@ -59,20 +60,37 @@ impl Chart for SizingChart<'_> {
         .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 18, b)], BLACK.stroke_width(1)));
         for (i, s) in strategies.iter().enumerate() {
             let col = color(i);
-            let pts: Vec<(f64, f64)> = r
+            let pts: Vec<((f64, f64), &str)> = r
                 .candidates
                 .iter()
                 .filter(|c| c.strategy == *s)
-                .map(|c| (1.0 - c.prob_slo_met, c.cost_per_month_mean_usd))
+                .map(|c| {
+                    (
+                        (1.0 - c.prob_slo_met, c.cost_per_month_p50_usd),
+                        c.label.as_str(),
+                    )
+                })
                 .collect();
-            c.draw_series(pts.iter().map(|p| Circle::new(*p, 5, col.filled())))
+            c.draw_series(pts.iter().map(|(p, _)| Circle::new(*p, 5, col.filled())))
                 .map_err(err)?
                 .label(s.to_string())
                 .legend(move |(a, b)| Circle::new((a + 8, b), 5, col.filled()));
+            // Each point says which candidate it is.
+            // (to the left near the right edge, where it would be cut off).
+            c.draw_series(pts.iter().map(|(p, label)| {
+                let right = p.0 > 0.75;
+                let style = (FONT, 11).into_font().color(&col).pos(Pos::new(
+                    if right { HPos::Right } else { HPos::Left },
+                    VPos::Center,
+                ));
+                EmptyElement::at(*p)
+                    + Text::new(label.to_string(), (if right { -9 } else { 9 }, 0), style)
+            }))
+            .map_err(err)?;
         }
         if let Some(best) = r.best() {
             c.draw_series(std::iter::once(Circle::new(
-                (1.0 - best.prob_slo_met, best.cost_per_month_mean_usd),
+                (1.0 - best.prob_slo_met, best.cost_per_month_p50_usd),
                 11,
                 BLACK.stroke_width(2),
             )))

@@ -76,6 +76,19 @@ fn size_finds_the_cheapest_fleet_that_meets_the_target() {
         "cost of the best fleet",
     );
     assert!(dir.path().join("z/sizing.svg").exists() && dir.path().join("z/sizing.png").exists());
+    // It explains itself: labels, the median cost, the attainment reached in
+    // the required share of replications, the tail latency, and no Rust text.
+    let label = best["label"].as_str().unwrap();
+    assert_eq!(label, format!("reserved × {}", replicas(best)));
+    assert_eq!(
+        best["cost_per_month_p50_usd"],
+        best["cost_per_month_mean_usd"]
+    );
+    assert!(best["slo_attainment_at_confidence"].as_f64().unwrap() >= 0.95);
+    assert!(best["ttft_p99_s"].as_f64().unwrap() < 1.0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("20 replications (the scenario's)"), "{text}");
+    assert!(text.contains(label) && !text.contains("[(\""), "{text}");
 }
 
 #[test]
