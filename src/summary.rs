@@ -183,11 +183,27 @@ impl RunSummary {
                         }
                     })
                     .collect();
+                // Cheaper than the API only while serving every request (a
+                // fleet that drops requests is not a cheaper way to serve
+                // them); undefined for a plan that is the API.
+                let dropped = column(reps, s, Metric::Dropped);
+                let arrived: f64 = column(reps, s, Metric::Arrived).iter().sum();
+                let overflowed: f64 = column(reps, s, Metric::Overflowed).iter().sum();
+                let prob_cheaper_than_api = if arrived > 0.0 && overflowed >= 0.999 * arrived {
+                    f64::NAN
+                } else {
+                    let served_cost: Vec<f64> = cost
+                        .iter()
+                        .zip(&dropped)
+                        .map(|(c, d)| if *d > 0.0 { f64::MAX } else { *c })
+                        .collect();
+                    prob_less(&served_cost, &api)
+                };
                 StrategySummary {
                     name: meta.strategies[s].clone(),
                     metrics,
                     risk: Risk {
-                        prob_cheaper_than_api: prob_less(&cost, &api),
+                        prob_cheaper_than_api,
                         cost_var95_usd: var,
                         cost_cvar95_usd: cv,
                     },

@@ -137,6 +137,30 @@ pub fn readable_numbers(value: &str) -> String {
     out
 }
 
+/// How per-month figures come from a horizon, in words: `costs per month
+/// are the 1.0h horizon's × 720 (a month is 30 days)`, plus a caution when
+/// the horizon is shorter than a day (a month of real traffic has nights
+/// and weekends that one peak hour repeated does not).
+pub fn month_extrapolation(horizon_s: Seconds) -> (String, Option<String>) {
+    let factor = MONTH_S / horizon_s;
+    let factor_text = if factor >= 10.0 {
+        format!("{factor:.0}")
+    } else {
+        format!("{factor:.3}")
+    };
+    let how = format!(
+        "the {} horizon's figures × {factor_text} (a month is 30 days)",
+        format_duration(horizon_s)
+    );
+    let caution = (horizon_s < DAY_S).then(|| {
+        format!(
+            "The month repeats this {} horizon {factor_text} times: if the traffic simulated is a peak, the monthly cost of elastic plans (autoscaled, serverless, API) is overstated; simulate a day (a diurnal profile) for them.",
+            format_duration(horizon_s)
+        )
+    });
+    (how, caution)
+}
+
 /// Human form of a count (requests, tokens): `980`, `45,600`,
 /// `12.3 million`, `1.39 billion`.
 pub fn format_count(x: f64) -> String {

@@ -134,6 +134,13 @@ pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
         escape(&format_duration(s.horizon_s)),
         s.seed
     );
+    let (how, caution) = crate::units::month_extrapolation(s.horizon_s);
+    let _ = writeln!(
+        h,
+        "<p class=\"note\">Per month: {}.{}</p>",
+        escape(&how),
+        caution.map_or(String::new(), |c| format!(" {}", escape(&c)))
+    );
     if s.deterministic {
         h.push_str("<p class=\"note\">Nothing in this scenario is random (replications 0 and 1 were the same history), so one replication is the whole answer: the ranges below have no spread.</p>\n");
     }

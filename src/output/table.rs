@@ -110,9 +110,11 @@ pub fn render(summary: &RunSummary) -> String {
     let mut out = String::new();
     let api = summary
         .metric(0, Metric::ApiBaselineCost)
-        .map_or(f64::NAN, |m| m.p50);
+        .map_or(f64::NAN, |m| {
+            m.p50 * crate::units::MONTH_S / summary.horizon_s
+        });
     out.push_str(&format!(
-        "{}: {} replication{}, horizon {}, seed {}; API baseline (whole workload on the API): {} median\n\n",
+        "{}: {} replication{}, horizon {}, seed {}; API baseline (whole workload on the API): {} per month, median\n",
         summary.scenario,
         summary.replications,
         if summary.replications == 1 { "" } else { "s" },
@@ -120,6 +122,12 @@ pub fn render(summary: &RunSummary) -> String {
         summary.seed,
         money(api)
     ));
+    let (how, caution) = crate::units::month_extrapolation(summary.horizon_s);
+    out.push_str(&format!("Per month: {how}.\n"));
+    if let Some(c) = caution {
+        out.push_str(&format!("{c}\n"));
+    }
+    out.push('\n');
     if summary.deterministic {
         out.push_str("Nothing in this scenario is random (replications 0 and 1 were the same history), so one replication is the whole answer: no spread to show.\n\n");
     }
