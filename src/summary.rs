@@ -76,6 +76,10 @@ pub struct Risk {
     pub cost_var95_usd: f64,
     /// Mean total cost in the worst 5% of replications.
     pub cost_cvar95_usd: f64,
+    /// The same two, per 30-day month (× 30 days / horizon), to sit beside
+    /// the per-month costs.
+    pub cost_var95_per_month_usd: f64,
+    pub cost_cvar95_per_month_usd: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +87,8 @@ pub struct Comparison {
     pub baseline: String,
     /// This strategy's total cost minus the baseline's, per replication.
     pub cost_difference_usd: PairedDifference,
+    /// The same per 30-day month.
+    pub cost_difference_per_month_usd: PairedDifference,
     pub slo_attainment_difference: PairedDifference,
     /// Share of replications where this strategy costs less.
     pub prob_cheaper: f64,
@@ -127,6 +133,7 @@ pub fn pool_column(reps: &[Replication], s: usize, pool: usize, m: PoolMetric) -
 impl RunSummary {
     pub fn build(meta: &RunMeta, reps: &[Replication]) -> RunSummary {
         let n_strategies = meta.strategies.len();
+        let per_month = crate::units::MONTH_S / meta.horizon_s;
         let strategies = (0..n_strategies)
             .map(|s| {
                 let names: Vec<String> = reps
@@ -166,6 +173,10 @@ impl RunSummary {
                     Comparison {
                         baseline: meta.strategies[0].clone(),
                         cost_difference_usd: paired_difference(&base_cost, &cost),
+                        cost_difference_per_month_usd: paired_difference(
+                            &base_cost.iter().map(|c| c * per_month).collect::<Vec<_>>(),
+                            &cost.iter().map(|c| c * per_month).collect::<Vec<_>>(),
+                        ),
                         slo_attainment_difference: paired_difference(&base_slo, &slo),
                         prob_cheaper: prob_less(&cost, &base_cost),
                         prob_slo_at_least_as_good: 1.0 - prob_less(&slo, &base_slo),
@@ -206,6 +217,8 @@ impl RunSummary {
                         prob_cheaper_than_api,
                         cost_var95_usd: var,
                         cost_cvar95_usd: cv,
+                        cost_var95_per_month_usd: var * per_month,
+                        cost_cvar95_per_month_usd: cv * per_month,
                     },
                     versus_first,
                     sensitivity,

@@ -172,7 +172,7 @@ pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
     );
 
     verdict_html(&mut h, &s.verdict);
-    h.push_str("<h2>Key figures per strategy</h2>\n<table>\n<tr><th>strategy</th><th>cost / month<br/><span class=\"dim\">median [p5 – p95]</span></th><th>$ / 1M output tokens<br/><span class=\"dim\">median [p5 – p95]</span></th><th>TTFT p50 / p99</th><th>TPOT p50</th><th>SLO met</th><th>P(cheaper than API)</th><th>cost VaR95 / CVaR95</th><th>GPU-hours</th><th>verdict</th></tr>\n");
+    h.push_str("<h2>Key figures per strategy</h2>\n<table>\n<tr><th>strategy</th><th>cost / month<br/><span class=\"dim\">median [p5 – p95]</span></th><th>$ / 1M output tokens<br/><span class=\"dim\">median [p5 – p95]</span></th><th>TTFT p50 / p99</th><th>TPOT p50</th><th>SLO met</th><th>P(cheaper than API)</th><th>cost / month VaR95 / CVaR95</th><th>GPU-hours</th><th>verdict</th></tr>\n");
     for (k, st) in s.strategies.iter().enumerate() {
         let m = |name: Metric| s.metric(k, name);
         let med = |name: Metric| m(name).map_or(f64::NAN, |x| x.p50);
@@ -188,13 +188,13 @@ pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
             escape(&format_duration(med(Metric::TpotP50))),
             pct(mean(Metric::SloAttainment)),
             pct(st.risk.prob_cheaper_than_api),
-            escape(&money(st.risk.cost_var95_usd)),
-            escape(&money(st.risk.cost_cvar95_usd)),
+            escape(&money(st.risk.cost_var95_per_month_usd)),
+            escape(&money(st.risk.cost_cvar95_per_month_usd)),
             mean(Metric::GpuHours),
             status_cell(&s.verdict, k)
         );
     }
-    h.push_str("</table>\n<p class=\"note\">VaR95 / CVaR95: the 95th percentile of total cost over the horizon, and the mean of the worst 5%. SLO met: share of arrived requests meeting both the TTFT and TPOT targets (dropped requests miss).</p>\n");
+    h.push_str("</table>\n<p class=\"note\">VaR95 / CVaR95: the 95th percentile of the cost per month over replications, and the mean of the worst 5%. SLO met: share of arrived requests meeting both the TTFT and TPOT targets (dropped requests miss).</p>\n");
 
     // How far the replica model has been checked against real engines.
     match &d.fidelity {
@@ -212,7 +212,7 @@ pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
     }
 
     if s.strategies.len() > 1 {
-        h.push_str("<h2>Paired comparison with the first strategy</h2>\n<table>\n<tr><th>strategy</th><th>vs</th><th>cost difference over the horizon<br/><span class=\"dim\">mean [95% CI]</span></th><th>SLO attainment difference<br/><span class=\"dim\">mean [95% CI]</span></th><th>P(cheaper)</th><th>P(SLO at least as good)</th></tr>\n");
+        h.push_str("<h2>Paired comparison with the first strategy</h2>\n<table>\n<tr><th>strategy</th><th>vs</th><th>cost difference per month<br/><span class=\"dim\">mean [95% CI]</span></th><th>SLO attainment difference<br/><span class=\"dim\">mean [95% CI]</span></th><th>P(cheaper)</th><th>P(SLO at least as good)</th></tr>\n");
         for st in s.strategies.iter().skip(1) {
             if let Some(c) = &st.versus_first {
                 let _ = writeln!(
@@ -220,9 +220,9 @@ pub fn report_html(d: &ReportData, figures: &[Figure]) -> Vec<u8> {
                     "<tr><td>{}</td><td>{}</td><td>{} <span class=\"dim\">[{} – {}]</span></td><td>{} <span class=\"dim\">[{} – {}]</span></td><td>{}</td><td>{}</td></tr>",
                     escape(&st.name),
                     escape(&c.baseline),
-                    escape(&signed_money(c.cost_difference_usd.mean)),
-                    escape(&signed_money(c.cost_difference_usd.ci95_low)),
-                    escape(&signed_money(c.cost_difference_usd.ci95_high)),
+                    escape(&signed_money(c.cost_difference_per_month_usd.mean)),
+                    escape(&signed_money(c.cost_difference_per_month_usd.ci95_low)),
+                    escape(&signed_money(c.cost_difference_per_month_usd.ci95_high)),
                     pct(c.slo_attainment_difference.mean),
                     pct(c.slo_attainment_difference.ci95_low),
                     pct(c.slo_attainment_difference.ci95_high),

@@ -130,3 +130,29 @@ pools = [ { kind = "reserved", replicas = 3, price_per_gpu_hour = 2.0 } ]
         assert!(trend > 0.0, "the backlog does rise with the load: {trend}");
     }
 }
+
+#[test]
+fn per_month_risk_figures_are_the_horizon_figures_scaled() {
+    // One unit per table: VaR, CVaR and paired differences per month are
+    // the per-horizon ones × (30 days / horizon), exactly.
+    let (_, _, summary) = run_toml(&plans(FOUR_PLANS), 4);
+    let k = 30.0 * 86_400.0 / 2000.0;
+    for st in &summary.strategies {
+        let r = &st.risk;
+        assert!(
+            (r.cost_var95_per_month_usd - r.cost_var95_usd * k).abs()
+                < 1e-9 * r.cost_var95_per_month_usd.abs().max(1.0)
+        );
+        assert!(
+            (r.cost_cvar95_per_month_usd - r.cost_cvar95_usd * k).abs()
+                < 1e-9 * r.cost_cvar95_per_month_usd.abs().max(1.0)
+        );
+        if let Some(c) = &st.versus_first {
+            let (a, b) = (
+                c.cost_difference_per_month_usd.mean,
+                c.cost_difference_usd.mean * k,
+            );
+            assert!((a - b).abs() < 1e-9 * a.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+}
