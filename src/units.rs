@@ -152,12 +152,21 @@ pub fn month_extrapolation(horizon_s: Seconds) -> (String, Option<String>) {
         "the {} horizon's figures × {factor_text} (a month is 30 days)",
         format_duration(horizon_s)
     );
-    let caution = (horizon_s < DAY_S).then(|| {
-        format!(
+    let caution = if horizon_s < 5.0 * MINUTE_S {
+        // An empty fleet at t = 0 and queues cut at the horizon weigh on
+        // every figure of a short run.
+        Some(format!(
+            "A {} horizon starts from an empty, idle fleet and ends before queues and autoscalers settle: latency tails and costs depend on that start, and the month repeats it {factor_text} times. Simulate at least several minutes (a trace scaled with rate_scale is compressed in time: lower it and lengthen the horizon).",
+            format_duration(horizon_s)
+        ))
+    } else if horizon_s < DAY_S {
+        Some(format!(
             "The month repeats this {} horizon {factor_text} times: if the traffic simulated is a peak, the monthly cost of elastic plans (autoscaled, serverless, API) is overstated; simulate a day (a diurnal profile) for them.",
             format_duration(horizon_s)
-        )
-    });
+        ))
+    } else {
+        None
+    };
     (how, caution)
 }
 
@@ -244,6 +253,15 @@ mod tests {
         );
         assert_eq!(readable_value("-3.5"), "-3.5");
         assert_eq!(readable_value("2023-11-16"), "2023-11-16");
+    }
+
+    #[test]
+    fn the_month_factor_is_said_with_a_caution_for_short_horizons() {
+        let (how, c) = month_extrapolation(HOUR_S);
+        assert!(how.contains("× 720") && c.unwrap().contains("elastic plans"));
+        let (how, c) = month_extrapolation(60.0);
+        assert!(how.contains("× 43200") && c.unwrap().contains("empty, idle fleet"));
+        assert!(month_extrapolation(7.0 * DAY_S).1.is_none());
     }
 
     #[test]
