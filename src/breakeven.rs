@@ -14,30 +14,10 @@ use crate::metrics::Metric;
 use crate::montecarlo::{Progress, RunMeta, run_batch};
 use crate::scenario::{Dist, Param, Scenario};
 use crate::simulation::SimOptions;
-use crate::stats::percentile;
+pub use crate::stats::Band;
 use crate::summary::column;
 use crate::units::MONTH_S;
 use crate::verdict::Verdict;
-
-/// p5, p50, p95 of one quantity over replications.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Band {
-    pub p5: f64,
-    pub p50: f64,
-    pub p95: f64,
-}
-
-impl Band {
-    fn of(xs: &[f64]) -> Band {
-        let mut v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
-        v.sort_by(f64::total_cmp);
-        Band {
-            p5: percentile(&v, 0.05),
-            p50: percentile(&v, 0.5),
-            p95: percentile(&v, 0.95),
-        }
-    }
-}
 
 /// One volume of the sweep.
 #[derive(Debug, Clone, Serialize)]

@@ -119,9 +119,7 @@ pub struct Precision {
 }
 
 /// The values of metric `m` of strategy `s` across replications.
-pub fn column(reps: &[Replication], s: usize, m: Metric) -> Vec<f64> {
-    reps.iter().map(|r| r.outcomes[s].get(m)).collect()
-}
+pub use crate::montecarlo::column;
 
 /// The values of metric `m` of pool `pool` (by position) of strategy `s`.
 pub fn pool_column(reps: &[Replication], s: usize, pool: usize, m: PoolMetric) -> Vec<f64> {

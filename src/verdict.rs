@@ -8,14 +8,9 @@
 use serde::Serialize;
 
 use crate::metrics::Metric;
-use crate::montecarlo::{Replication, RunMeta};
-use crate::stats::{Summary, prob_less};
+use crate::montecarlo::{Replication, RunMeta, column};
+use crate::stats::{Band, prob_less};
 use crate::units::format_usd;
-
-/// Metric `m` of strategy `s` in every replication.
-fn column(reps: &[Replication], s: usize, m: Metric) -> Vec<f64> {
-    reps.iter().map(|r| r.outcomes[s].get(m)).collect()
-}
 
 /// Share of requests sent to the API above which a plan's line says so.
 const OVERFLOW_NOTE_SHARE: f64 = 0.05;
@@ -37,13 +32,6 @@ pub struct Verdict {
     pub hint: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Band {
-    pub p5: f64,
-    pub p50: f64,
-    pub p95: f64,
-}
-
 /// One strategy against the SLO, the overload test and the chosen plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanCheck {
@@ -61,15 +49,6 @@ pub struct PlanCheck {
     pub prob_cheaper_than_chosen: Option<f64>,
     /// Why it is, or is not, the answer, in words.
     pub why: String,
-}
-
-fn band(xs: &[f64]) -> Band {
-    let s = Summary::of(xs);
-    Band {
-        p5: s.p5,
-        p50: s.p50,
-        p95: s.p95,
-    }
 }
 
 fn pct(x: f64) -> String {
@@ -105,7 +84,7 @@ impl Verdict {
                     } else {
                         0.0
                     },
-                    cost_per_month_usd: band(&column(reps, s, Metric::CostPerMonth)),
+                    cost_per_month_usd: Band::of(&column(reps, s, Metric::CostPerMonth)),
                     prob_cheaper_than_chosen: None,
                     why: String::new(),
                 }
@@ -128,6 +107,7 @@ impl Verdict {
             crate::units::format_duration(meta.slo_tpot_s)
         );
         let chosen_cost = chosen.map(|c| column(reps, c, Metric::CostPerMonth));
+        let chosen_p50 = chosen.map_or(f64::NAN, |c| checks[c].cost_per_month_usd.p50);
         for (s, c) in checks.iter_mut().enumerate() {
             let mut why = Vec::new();
             if Some(s) == chosen {
@@ -155,7 +135,7 @@ impl Verdict {
                 why.push(format!(
                     "meets the SLO but costs more: {} a month at the median, {} more than {}; cheaper in {} of replications",
                     format_usd(c.cost_per_month_usd.p50),
-                    format_usd(c.cost_per_month_usd.p50 - checks_p50(base)),
+                    format_usd(c.cost_per_month_usd.p50 - chosen_p50),
                     meta.strategies[k],
                     pct(p)
                 ));
@@ -205,9 +185,4 @@ impl Verdict {
             hint,
         }
     }
-}
-
-/// The median of a cost column.
-fn checks_p50(xs: &[f64]) -> f64 {
-    Summary::of(xs).p50
 }

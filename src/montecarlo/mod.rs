@@ -67,6 +67,11 @@ pub struct Replication {
     pub outcomes: Vec<Outcome>,
 }
 
+/// Metric `m` of strategy `s` in every replication.
+pub fn column(reps: &[Replication], s: usize, m: crate::metrics::Metric) -> Vec<f64> {
+    reps.iter().map(|r| r.outcomes[s].get(m)).collect()
+}
+
 /// The draws of replication `index`.
 pub fn draws_for(scenario: &Scenario, seed: u64, index: u64) -> Draws {
     scenario

@@ -131,6 +131,26 @@ fn unbits(xs: &[u64]) -> Vec<f64> {
     xs.iter().map(|x| f64::from_bits(*x)).collect()
 }
 
+/// A strategy's four histograms as stored in a part file, and back.
+fn latencies_bits(l: &Latencies) -> [HistogramBits; 4] {
+    [
+        hist_bits(&l.queue_wait),
+        hist_bits(&l.ttft),
+        hist_bits(&l.tpot),
+        hist_bits(&l.e2e),
+    ]
+}
+
+fn latencies_of([q, t, p, e]: &[HistogramBits; 4]) -> Result<Latencies, String> {
+    let h = |b: &HistogramBits| LatencyHistogram::from_parts(&b.buckets, b.sum_ns, b.count);
+    Ok(Latencies {
+        queue_wait: h(q)?,
+        ttft: h(t)?,
+        tpot: h(p)?,
+        e2e: h(e)?,
+    })
+}
+
 fn hist_bits(h: &LatencyHistogram) -> HistogramBits {
     let (buckets, sum_ns, count) = h.to_parts();
     HistogramBits {
@@ -187,35 +207,13 @@ impl Part {
                         .collect(),
                 })
                 .collect(),
-            latencies: batch
-                .latencies
-                .iter()
-                .map(|l| {
-                    [
-                        hist_bits(&l.queue_wait),
-                        hist_bits(&l.ttft),
-                        hist_bits(&l.tpot),
-                        hist_bits(&l.e2e),
-                    ]
-                })
-                .collect(),
+            latencies: batch.latencies.iter().map(latencies_bits).collect(),
         }
     }
 
     /// Records replication 0's own histograms (`None` if it is not here).
     pub fn set_first_latencies(&mut self, latencies: Option<Vec<Latencies>>) {
-        self.first_latencies = latencies.map(|ls| {
-            ls.iter()
-                .map(|l| {
-                    [
-                        hist_bits(&l.queue_wait),
-                        hist_bits(&l.ttft),
-                        hist_bits(&l.tpot),
-                        hist_bits(&l.e2e),
-                    ]
-                })
-                .collect()
-        });
+        self.first_latencies = latencies.map(|ls| ls.iter().map(latencies_bits).collect());
     }
 
     /// The resume file of an interrupted run: its finished replications
@@ -466,18 +464,10 @@ impl Part {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let h = |b: &HistogramBits| LatencyHistogram::from_parts(&b.buckets, b.sum_ns, b.count);
         let latencies = self
             .latencies
             .iter()
-            .map(|[q, t, p, e]| {
-                Ok(Latencies {
-                    queue_wait: h(q)?,
-                    ttft: h(t)?,
-                    tpot: h(p)?,
-                    e2e: h(e)?,
-                })
-            })
+            .map(latencies_of)
             .collect::<Result<Vec<_>, String>>()?;
         Ok(Batch {
             replications,
@@ -627,18 +617,10 @@ pub fn merge(parts: &[Part]) -> Result<Merged, String> {
         && zero_latencies.is_some()
         && crate::montecarlo::same_histories(&one(0), &one(1));
     if deterministic {
-        let h = |b: &HistogramBits| LatencyHistogram::from_parts(&b.buckets, b.sum_ns, b.count);
         let latencies = zero_latencies
             .expect("checked")
             .iter()
-            .map(|[q, t, p, e]| {
-                Ok(Latencies {
-                    queue_wait: h(q)?,
-                    ttft: h(t)?,
-                    tpot: h(p)?,
-                    e2e: h(e)?,
-                })
-            })
+            .map(latencies_of)
             .collect::<Result<Vec<_>, String>>()?;
         batch.replications.truncate(1);
         batch.latencies = latencies;

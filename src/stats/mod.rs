@@ -7,4 +7,4 @@ pub mod risk;
 pub mod summary;
 
 pub use risk::{PairedDifference, cvar, paired_difference, prob_less, spearman};
-pub use summary::{Summary, percentile};
+pub use summary::{Band, Summary, percentile};

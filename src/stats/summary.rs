@@ -102,6 +102,27 @@ impl Summary {
     }
 }
 
+/// p5, p50, p95 of one quantity over replications (finite values, type-7
+/// percentiles as in [`Summary`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Band {
+    pub p5: f64,
+    pub p50: f64,
+    pub p95: f64,
+}
+
+impl Band {
+    pub fn of(xs: &[f64]) -> Band {
+        let mut v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+        v.sort_by(f64::total_cmp);
+        Band {
+            p5: percentile(&v, 0.05),
+            p50: percentile(&v, 0.5),
+            p95: percentile(&v, 0.95),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
